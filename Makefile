@@ -1,0 +1,97 @@
+# netimg: build, publish and run versioned OS images.
+#
+#   make run     install what is missing, build, build the example recipe
+#   make check   install what is missing, build, run every test (TAP, prove)
+#
+# Development builds treat warnings as errors; `make RELEASE=1` does not.
+
+CC ?= cc
+PKGS := libarchive libsquashfs1 openssl jansson inih
+BUILD := build
+ASAN_BUILD := build-asan
+
+# Debian packages the build, the tests and the example need.
+DEB_BUILD := gcc make pkg-config libarchive-dev libsquashfs-dev libssl-dev \
+	libjansson-dev libinih-dev
+DEB_TEST := perl squashfs-tools squashfs-tools-ng squashfuse debootstrap \
+	busybox-static zstd xz-utils dpkg-dev fakeroot util-linux kmod \
+	ca-certificates
+DEB_BENCH := hyperfine time
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+ifeq ($(RELEASE),)
+WARN += -Werror
+endif
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS += $(PKG_LIBS) -pthread
+
+SRCS := $(wildcard common/*.c builder/*.c images/*.c cache/*.c fusefs/*.c netboot/*.c)
+CLI_SRCS := $(wildcard cli/*.c)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+
+OBJS := $(SRCS:%.c=$(BUILD)/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+ASAN_OBJS := $(SRCS:%.c=$(ASAN_BUILD)/%.o) $(CLI_SRCS:%.c=$(ASAN_BUILD)/%.o)
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -O1
+
+.PHONY: all deps deps-test run check check-only clean asan example unit
+
+all: $(BUILD)/netimg
+
+$(BUILD)/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(ASAN_BUILD)/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/libnetimg.a: $(OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/netimg: $(CLI_OBJS) $(BUILD)/libnetimg.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libnetimg.a $(LDLIBS)
+
+$(ASAN_BUILD)/netimg: $(ASAN_OBJS)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit: $(UNIT_SRCS) $(BUILD)/libnetimg.a
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $@ $(UNIT_SRCS) $(SRCS) $(LDLIBS)
+
+asan: $(ASAN_BUILD)/netimg
+unit: $(BUILD)/unit
+
+# Installs missing Debian packages (CI and fresh machines start clean).
+deps:
+	@scripts/apt-ensure $(DEB_BUILD)
+
+deps-test: deps
+	@scripts/apt-ensure $(DEB_TEST) $(DEB_BENCH)
+
+# The example: a debootstrap minbase (cached) and newer Debian packages of
+# packages in it as patches, then the build.
+example: deps-test
+	@$(MAKE) --no-print-directory all
+	scripts/prepare-example
+
+run: deps-test
+	@$(MAKE) --no-print-directory all
+	scripts/prepare-example
+	$(BUILD)/netimg build recipes/baseline/recipe.ini
+
+check: deps-test
+	@$(MAKE) --no-print-directory all asan unit
+	@$(MAKE) --no-print-directory check-only
+
+# The whole suite runs against the ASan/UBSan build of the binary.
+check-only:
+	scripts/prepare-fixtures
+	NETIMG=$(CURDIR)/$(ASAN_BUILD)/netimg NETIMG_UNIT=$(CURDIR)/$(BUILD)/unit \
+		prove -f tests/t/
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,95 @@
+/* table.c: the command table, and the small helpers commands share. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+const struct cli_cmd cli_commands[] = {
+	{ "build", cmd_build, "build a squashfs image from a recipe",
+	  "usage: netimg build RECIPE [-o OUT.sqfs] [--json] [--quiet]\n"
+	  "\n"
+	  "Builds the image the recipe describes: the base root filesystem with\n"
+	  "every approved patch of the catalog slipstreamed in. Writes OUT.sqfs\n"
+	  "(default out/NAME-VERSION.sqfs beside the recipe) and its build\n"
+	  "record OUT.json. --json prints the build record on stdout.\n" },
+	{ "patch", cmd_patch, "manage the patch catalog (add, approve, decline, list)",
+	  "usage: netimg patch add --catalog DIR FILE --id ID --severity S\n"
+	  "                        [--title T] [--supersedes ID,...]\n"
+	  "       netimg patch approve --catalog DIR ID --by NAME\n"
+	  "       netimg patch decline --catalog DIR ID --by NAME --reason TEXT\n"
+	  "       netimg patch list --catalog DIR [--json]\n"
+	  "\n"
+	  "Severities: critical, important, moderate, low.\n" },
+	{ "help", cmd_help, "list commands, or show one command's usage",
+	  "usage: netimg help [COMMAND]\n" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd *cli_find(const char *name)
+{
+	const struct cli_cmd *c;
+
+	for (c = cli_commands; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+int cli_fail(const struct ni_err *e)
+{
+	if (e->msg[0] != '\0')
+		fprintf(stderr, "netimg: %s\n", e->msg);
+	else
+		fprintf(stderr, "netimg: %s\n", ni_strerror(e->code));
+	return 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "netimg %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see 'netimg %s --help')\n", cmd);
+	return 2;
+}
+
+int cli_wants_help(const char *cmd, int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(cli_find(cmd)->usage, stdout);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int cmd_help(int argc, char **argv)
+{
+	const struct cli_cmd *c;
+
+	if (argc >= 2) {
+		c = cli_find(argv[1]);
+		if (c == NULL) {
+			fprintf(stderr, "netimg help: no command '%s'\n", argv[1]);
+			return 2;
+		}
+		fputs(c->usage, stdout);
+		return 0;
+	}
+	printf("netimg %s: build, publish and run versioned OS images\n\n"
+	       "usage: netimg COMMAND [OPTIONS]\n\ncommands:\n",
+	       NETIMG_VERSION);
+	for (c = cli_commands; c->name != NULL; c++)
+		printf("  %-10s %s\n", c->name, c->summary);
+	printf("\n'netimg COMMAND --help' shows a command's options.\n");
+	return 0;
+}
