@@ -116,4 +116,16 @@ void bld_selection_free(struct bld_selection *sel);
  * (malloc'd). */
 char *bld_patch_path(const struct bld_catalog *cat, const struct bld_patch *p);
 
+/* A patch as the JSON object catalog.json stores (every field, sha256 in
+ * hex): a new reference, or NULL when out of memory. */
+struct json_t;
+struct json_t *bld_patch_json(const struct bld_patch *p);
+
+/* Takes an exclusive lock on the catalog folder for a load-change-save
+ * cycle, so that concurrent changes are not lost. Returns a descriptor for
+ * bld_catalog_unlock, or a negative NI_E* code (NI_ENOENT naming DIR if it
+ * does not exist). */
+int bld_catalog_lock(const char *dir, struct ni_err *e);
+void bld_catalog_unlock(int fd);
+
 #endif
