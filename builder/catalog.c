@@ -309,8 +309,10 @@ static int cycle_err(const struct bld_catalog *cat, const size_t *stack,
 		int n = snprintf(buf + used, sizeof(buf) - used, "%s -> ",
 				 cat->patches[stack[k]].id);
 
-		if (n < 0 || (size_t)n >= sizeof(buf) - used)
+		if (n < 0 || (size_t)n >= sizeof(buf) - used - 8) {
+			strcpy(buf + used, "... -> ");
 			break;
+		}
 		used += (size_t)n;
 	}
 	return cat_err(e, cat->dir, NI_ECYCLE,

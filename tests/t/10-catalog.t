@@ -41,7 +41,7 @@ usage() {
 	fi
 }
 
-plan 84
+plan 85
 
 # --- an existing folder without catalog.json is an empty catalog ---------
 out=$("$NETIMG" patch list --catalog "$C"); rc=$?
@@ -203,5 +203,15 @@ fails "a catalog.json over 16 MiB is refused" "$CJ: larger than" "$NETIMG" patch
 
 cp "$T/good.json" "$CJ"
 ok "the good catalog loads again" "$NETIMG" patch list --catalog "$C"
+
+# --- concurrent changes are serialised by the catalog lock ----------------
+P=$T/par
+mkdir "$P"
+for i in 1 2 3 4 5 6 7 8; do
+	"$NETIMG" patch add --catalog "$P" "$T/one.tar" --id "PAR-$i" --severity low >/dev/null &
+done
+wait
+is "$(jq "$P/catalog.json" 'join ",", sort { $a <=> $b } map { $_->{seq} } @{$d->{patches}}')" \
+	"1,2,3,4,5,6,7,8" "eight concurrent adds are all kept"
 
 done_testing
