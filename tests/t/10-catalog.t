@@ -12,9 +12,9 @@ tar -C "$T/src" -cf "$T/two.tar" .
 echo three >"$T/src/c"
 tar -C "$T/src" -cf "$T/three.tar" .
 
-# jq FILE PERL-EXPR: prints EXPR evaluated on the JSON in FILE ($d), with
+# jget FILE PERL-EXPR: prints EXPR evaluated on the JSON in FILE ($d), with
 # JSON::PP, which ships with perl.
-jq() {
+jget() {
 	perl -MJSON::PP -e '
 		local $/; open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!";
 		my $d = decode_json(<$f>); my $r = eval $ARGV[1]; die $@ if $@;
@@ -58,15 +58,15 @@ is "$out" "added DEB-1 (sha256 $sha1)" "the printed hash is the file's SHA-256"
 ok "the patch file is copied into files/ID/" cmp "$T/one.tar" "$C/files/DEB-1/one.tar"
 is "$(stat -c %a "$C/files/DEB-1/one.tar")" 644 "the copy is mode 0644"
 is "$(stat -c %a "$C/catalog.json")" 644 "catalog.json is mode 0644"
-is "$(jq "$C/catalog.json" '$d->{patches}[0]{sha256}')" "$sha1" "catalog.json pins the SHA-256"
-is "$(jq "$C/catalog.json" '$d->{patches}[0]{file}')" "files/DEB-1/one.tar" "catalog.json: file is relative to the folder"
-is "$(jq "$C/catalog.json" '$d->{patches}[0]{source_name}')" "one.tar" "catalog.json: source_name"
-is "$(jq "$C/catalog.json" 'join " ", map { $d->{patches}[0]{$_} } qw(id title severity state seq)')" \
+is "$(jget "$C/catalog.json" '$d->{patches}[0]{sha256}')" "$sha1" "catalog.json pins the SHA-256"
+is "$(jget "$C/catalog.json" '$d->{patches}[0]{file}')" "files/DEB-1/one.tar" "catalog.json: file is relative to the folder"
+is "$(jget "$C/catalog.json" '$d->{patches}[0]{source_name}')" "one.tar" "catalog.json: source_name"
+is "$(jget "$C/catalog.json" 'join " ", map { $d->{patches}[0]{$_} } qw(id title severity state seq)')" \
 	"DEB-1 first fix important pending 1" "catalog.json: id, title, severity, state, seq"
-is "$(jq "$C/catalog.json" '$d->{format} . " " . $d->{next_seq}')" "1 2" "catalog.json: format and next_seq"
-is "$(jq "$C/catalog.json" 'join " ", map { defined $d->{patches}[0]{$_} ? "set" : "null" } qw(by reason)')" \
+is "$(jget "$C/catalog.json" '$d->{format} . " " . $d->{next_seq}')" "1 2" "catalog.json: format and next_seq"
+is "$(jget "$C/catalog.json" 'join " ", map { defined $d->{patches}[0]{$_} ? "set" : "null" } qw(by reason)')" \
 	"null null" "a pending patch has no by and no reason"
-like "$(jq "$C/catalog.json" '$d->{patches}[0]{added} . " " . $d->{patches}[0]{when}')" '^[0-9]{9,} [0-9]{9,}$' \
+like "$(jget "$C/catalog.json" '$d->{patches}[0]{added} . " " . $d->{patches}[0]{when}')" '^[0-9]{9,} [0-9]{9,}$' \
 	"catalog.json records when it was added"
 like "$(sed -n 2p "$C/catalog.json")" '^  "format": 1,$' "catalog.json is indented with sorted keys"
 ok "catalog.json ends with a newline" test "$(tail -c1 "$C/catalog.json" | od -An -c | tr -d ' ')" = '\n'
@@ -77,26 +77,26 @@ ok "add with options around the file" "$NETIMG" patch add --id DEB-2 "$T/two.tar
 	--severity critical --supersedes DEB-1
 ok "add with several superseded ids" "$NETIMG" patch add --catalog "$C" --id DEB-3 --severity low \
 	--supersedes DEB-1,DEB-2 --title "third" "$T/three.tar"
-is "$(jq "$C/catalog.json" 'join ",", map { $_->{id} . ":" . join("+", @{$_->{supersedes}}) } @{$d->{patches}}')" \
+is "$(jget "$C/catalog.json" 'join ",", map { $_->{id} . ":" . join("+", @{$_->{supersedes}}) } @{$d->{patches}}')" \
 	"DEB-1:,DEB-2:DEB-1,DEB-3:DEB-1+DEB-2" "supersedes is recorded"
-is "$(jq "$C/catalog.json" 'join ",", map { $_->{seq} } @{$d->{patches}}')" "1,2,3" "seq follows the order of add"
+is "$(jget "$C/catalog.json" 'join ",", map { $_->{seq} } @{$d->{patches}}')" "1,2,3" "seq follows the order of add"
 
 # --- approve and decline -------------------------------------------------
 out=$("$NETIMG" patch approve --catalog "$C" DEB-1 --by alice)
 is "$out" "approved DEB-1 by alice" "approve"
-is "$(jq "$C/catalog.json" '$d->{patches}[0]{state} . " " . $d->{patches}[0]{by}')" "approved alice" \
+is "$(jget "$C/catalog.json" '$d->{patches}[0]{state} . " " . $d->{patches}[0]{by}')" "approved alice" \
 	"approve records the state and who"
 ok "approving twice is fine" "$NETIMG" patch approve DEB-1 --by carol --catalog "$C"
-is "$(jq "$C/catalog.json" '$d->{patches}[0]{by}')" "carol" "approving again records the new name"
+is "$(jget "$C/catalog.json" '$d->{patches}[0]{by}')" "carol" "approving again records the new name"
 out=$("$NETIMG" patch decline --catalog "$C" DEB-2 --by bob --reason "breaks boot")
 is "$out" "declined DEB-2 by bob" "decline"
-is "$(jq "$C/catalog.json" 'join "|", map { $d->{patches}[1]{$_} } qw(state by reason)')" "declined|bob|breaks boot" \
+is "$(jget "$C/catalog.json" 'join "|", map { $d->{patches}[1]{$_} } qw(state by reason)')" "declined|bob|breaks boot" \
 	"decline records the state, who and why"
 ok "a declined patch can be approved" "$NETIMG" patch approve --catalog "$C" DEB-2 --by dave
-is "$(jq "$C/catalog.json" '$d->{patches}[1]{state} . " " . ($d->{patches}[1]{reason} // "null")')" "approved null" \
+is "$(jget "$C/catalog.json" '$d->{patches}[1]{state} . " " . ($d->{patches}[1]{reason} // "null")')" "approved null" \
 	"approving a declined patch clears the reason"
 ok "an approved patch can be declined" "$NETIMG" patch decline --catalog "$C" DEB-1 --by erin --reason "obsolete"
-is "$(jq "$C/catalog.json" '$d->{patches}[0]{state} . " " . $d->{patches}[0]{by}')" "declined erin" \
+is "$(jget "$C/catalog.json" '$d->{patches}[0]{state} . " " . $d->{patches}[0]{by}')" "declined erin" \
 	"declining an approved patch records who"
 
 # --- list ----------------------------------------------------------------
@@ -107,13 +107,13 @@ DEB-2  critical   approved  dave  -
 DEB-3  low        pending   -     third" "list prints a table"
 "$NETIMG" patch list --catalog "$C" --json >"$T/list.json"; rc=$?
 is "$rc" 0 "list --json"
-is "$(jq "$T/list.json" 'scalar @$d')" 3 "list --json: one object per patch"
-is "$(jq "$T/list.json" 'join " ", sort keys %{$d->[0]}')" \
+is "$(jget "$T/list.json" 'scalar @$d')" 3 "list --json: one object per patch"
+is "$(jget "$T/list.json" 'join " ", sort keys %{$d->[0]}')" \
 	"added by file id reason seq severity sha256 source_name state supersedes title when" \
 	"list --json: every field"
-is "$(jq "$T/list.json" '$d->[1]{sha256}')" "$(sha256sum "$T/two.tar" | cut -d' ' -f1)" "list --json: sha256 in hex"
-is "$(jq "$T/list.json" 'join ",", @{$d->[2]{supersedes}}')" "DEB-1,DEB-2" "list --json: supersedes"
-is "$(jq "$T/list.json" '$d->[0]{reason}')" "obsolete" "list --json: reason"
+is "$(jget "$T/list.json" '$d->[1]{sha256}')" "$(sha256sum "$T/two.tar" | cut -d' ' -f1)" "list --json: sha256 in hex"
+is "$(jget "$T/list.json" 'join ",", @{$d->[2]{supersedes}}')" "DEB-1,DEB-2" "list --json: supersedes"
+is "$(jget "$T/list.json" '$d->[0]{reason}')" "obsolete" "list --json: reason"
 
 # --- refused commands leave the catalog as it was -------------------------
 cp "$C/catalog.json" "$T/good.json"
@@ -211,7 +211,7 @@ for i in 1 2 3 4 5 6 7 8; do
 	"$NETIMG" patch add --catalog "$P" "$T/one.tar" --id "PAR-$i" --severity low >/dev/null &
 done
 wait
-is "$(jq "$P/catalog.json" 'join ",", sort { $a <=> $b } map { $_->{seq} } @{$d->{patches}}')" \
+is "$(jget "$P/catalog.json" 'join ",", sort { $a <=> $b } map { $_->{seq} } @{$d->{patches}}')" \
 	"1,2,3,4,5,6,7,8" "eight concurrent adds are all kept"
 
 done_testing
