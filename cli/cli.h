@@ -6,7 +6,7 @@
 
 #include "common/err.h"
 
-#define NETIMG_VERSION "0.1.0"
+#include "cli/version.h"
 
 struct cli_cmd {
 	const char *name;

@@ -53,7 +53,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(see 'netimg %s --help')\n", cmd);
+	fprintf(stderr, " (see 'netimg %s --help')\n", cmd);
 	return 2;
 }
 

@@ -1,0 +1,313 @@
+/* passes.c: the build's two passes over the layers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "builder/build_internal.h"
+#include "builder/overlay.h"
+#include "builder/writer.h"
+
+#include <archive_entry.h>
+
+#define IOBUF (1u << 18)
+
+struct item {
+	struct bld_inode *ino;
+	uint64_t group;
+};
+
+struct collect {
+	struct bld_ctx *c;
+	struct item *items;
+	size_t n, cap;
+	uint64_t total;
+};
+
+static int apply_layer(struct bld_ctx *c, size_t i)
+{
+	struct bld_layer *l = &c->layers[i];
+	struct bld_overlay ov = { 0 };
+	struct bld_dpkg_pre *pre = NULL;
+	struct bld_input *in;
+	int ret, deb;
+
+	if ((ret = bld_input_open(&in, l->path, c->e)) != 0)
+		return ret;
+	l->kind = in->kind;
+	deb = in->kind == BLD_IN_DEB && i > 0;
+	ov.tree = &c->tree;
+	ov.layer = (int)i;
+	ov.flags = (i == 0 ? BLD_LAYER_BASE : 0) | (deb ? BLD_LAYER_DEB : 0);
+	ov.clamp = c->recipe.epoch;
+	ov.e = c->e;
+	ret = deb ? bld_dpkg_prepare(&c->tree, in, &pre, c->e) : 0;
+	if (ret == 0)
+		ret = bld_overlay_apply(&ov, in);
+	if (ret == 0 && deb)
+		ret = bld_dpkg_apply(&c->tree, in, pre, ov.paths, ov.n_paths,
+				     (int)i, c->recipe.epoch < 0 ? 0 : c->recipe.epoch,
+				     &l->pkg, c->e);
+	l->entries = ov.entries;
+	bld_dpkg_pre_free(pre);
+	bld_overlay_free(&ov);
+	bld_input_close(in);
+	return ret;
+}
+
+static int add_release(struct bld_ctx *c)
+{
+	struct bld_recipe *r = &c->recipe;
+	struct bld_dentry *etc;
+	struct bld_inode *ino;
+	char *text = NULL, *ids = strdup(""), *n;
+	size_t i;
+
+	for (i = 0; ids != NULL && i < c->sel.n_apply; i++) {
+		if (asprintf(&n, "%s%s%s", ids, i ? " " : "", c->sel.apply[i]->id) < 0)
+			n = NULL;
+		free(ids);
+		ids = n;
+	}
+	if (ids == NULL || asprintf(&text, "NAME=%s\nVERSION=%s\nPATCHES=\"%s\"\n",
+				    r->name, r->version, ids) < 0)
+		text = NULL;
+	free(ids);
+	etc = bld_tree_resolve(&c->tree, "etc", 1);
+	if (etc == NULL) {
+		struct bld_inode *d = bld_inode_new(S_IFDIR | 0755);
+
+		etc = d ? bld_dir_put(&c->tree, c->tree.root, "etc", d, -1) : NULL;
+	}
+	ino = bld_inode_new(S_IFREG | 0644);
+	if (text == NULL || etc == NULL || !bld_is_dir(etc) || ino == NULL) {
+		free(text);
+		free(ino);
+		return ni_err_set(c->e, NI_ENOMEM, "cannot add /etc/netimg-release");
+	}
+	ino->mtime = r->epoch < 0 ? 0 : r->epoch;
+	bld_inode_set_mem(ino, (unsigned char *)text, strlen(text));
+	return bld_dir_put(&c->tree, etc, "netimg-release", ino, -1) ? 0
+		: ni_err_set(c->e, NI_ENOMEM, "out of memory");
+}
+
+int bld_pass_layers(struct bld_ctx *c)
+{
+	size_t i;
+	int ret;
+
+	if (bld_tree_init(&c->tree, c->recipe.epoch < 0 ? 0 : c->recipe.epoch))
+		return ni_err_set(c->e, NI_ENOMEM, "out of memory");
+	for (i = 0; i < c->n_layers; i++)
+		if ((ret = apply_layer(c, i)) != 0)
+			return ret;
+	return add_release(c);
+}
+
+static uint64_t path_hash(const struct bld_dentry *d)
+{
+	char path[4096];
+	uint64_t h = 1469598103934665603ULL;
+	const char *p;
+
+	bld_dentry_path(d, path, sizeof(path));
+	for (p = path; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+static int collect_cb(struct bld_dentry *d, void *user)
+{
+	struct collect *k = user;
+	uint32_t t = d->ino->mode & S_IFMT;
+
+	if (t == S_IFDIR)
+		k->c->n_dirs++;
+	else if (t == S_IFLNK)
+		k->c->n_links++;
+	else if (t != S_IFREG)
+		k->c->n_other++;
+	if (t != S_IFREG || d->ino->mark)
+		return 0;
+	d->ino->mark = 1;
+	k->c->n_files++;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 1024;
+		struct item *it = realloc(k->items, cap * sizeof(*it));
+
+		if (it == NULL)
+			return NI_ENOMEM;
+		k->items = it;
+		k->cap = cap;
+	}
+	k->items[k->n].ino = d->ino;
+	k->items[k->n].group = path_hash(d);
+	k->n++;
+	k->total += d->ino->size;
+	return 0;
+}
+
+/* Layer order, then entry order; builder-made files (layer -1) last. */
+static int cmp_items(const void *a, const void *b)
+{
+	const struct bld_inode *x = ((const struct item *)a)->ino;
+	const struct bld_inode *y = ((const struct item *)b)->ino;
+	unsigned lx = (unsigned)x->src.layer, ly = (unsigned)y->src.layer;
+
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return x->src.ordinal < y->src.ordinal ? -1 : x->src.ordinal > y->src.ordinal;
+}
+
+struct stream {
+	struct bld_ctx *c;
+	struct bld_writer *w;
+	unsigned char *buf;
+	uint64_t done, total, files;
+};
+
+static void report(struct stream *s, const struct bld_inode *ino)
+{
+	const struct bld_progress_cb *p = &s->c->opts->progress;
+
+	s->done += ino->size;
+	s->files++;
+	if (p->fn != NULL)
+		p->fn(p->user, s->done, s->total, s->files);
+}
+
+static int write_entry(struct stream *s, struct bld_input *in,
+		       const struct item *it, const char *name)
+{
+	struct bld_inode *ino = it->ino;
+	size_t got;
+	int ret;
+
+	if ((ret = bld_writer_begin_file(s->w, ino, it->group)) != 0)
+		return ret;
+	for (;;) {
+		if ((ret = bld_input_read(in, s->buf, IOBUF, &got)) != 0)
+			return ret;
+		if (got == 0)
+			break;
+		ret = bld_writer_append(s->w, s->buf, got);
+		if (ret == NI_EINVAL)
+			return ni_err_set(s->c->e, NI_EARCHIVE,
+					  "%s: entry '%s': longer than its header says",
+					  in->path, name);
+		if (ret != 0)
+			return ret;
+	}
+	ret = bld_writer_end_file(s->w);
+	if (ret == NI_EARCHIVE)
+		return ni_err_set(s->c->e, NI_EARCHIVE,
+				  "%s: entry '%s': truncated", in->path, name);
+	report(s, ino);
+	return ret;
+}
+
+static int stream_layer(struct stream *s, size_t layer, struct item *it,
+			size_t n)
+{
+	struct bld_layer *l = &s->c->layers[layer];
+	struct archive_entry *ent;
+	struct bld_input *in;
+	uint64_t ordinal = 0;
+	size_t i = 0;
+	int r, ret = 0;
+
+	if ((ret = bld_input_open(&in, l->path, s->c->e)) != 0)
+		return ret;
+	while (i < n && (r = bld_input_next(in, &ent)) == 1) {
+		if (it[i].ino->src.ordinal == ordinal) {
+			ret = write_entry(s, in, &it[i], archive_entry_pathname(ent));
+			if (ret != 0)
+				break;
+			i++;
+		}
+		ordinal++;
+	}
+	if (ret == 0 && i < n)
+		ret = r < 0 ? r : ni_err_set(s->c->e, NI_EARCHIVE,
+					     "%s: changed while building (entries missing)",
+					     l->path);
+	bld_input_close(in);
+	return ret;
+}
+
+static int write_mem(struct stream *s, const struct item *it)
+{
+	struct bld_inode *ino = it->ino;
+	int ret;
+
+	if ((ret = bld_writer_begin_file(s->w, ino, it->group)) != 0 ||
+	    (ret = bld_writer_append(s->w, ino->src.mem, ino->src.mem_len)) != 0 ||
+	    (ret = bld_writer_end_file(s->w)) != 0)
+		return ret;
+	report(s, ino);
+	return 0;
+}
+
+static int stream_all(struct stream *s, struct item *items, size_t n)
+{
+	size_t i = 0, j;
+	int ret = 0;
+
+	while (ret == 0 && i < n) {
+		int layer = items[i].ino->src.layer;
+
+		for (j = i; j < n && items[j].ino->src.layer == layer; j++)
+			;
+		if (layer < 0) {
+			for (; ret == 0 && i < j; i++)
+				ret = write_mem(s, &items[i]);
+		} else {
+			ret = stream_layer(s, (size_t)layer, items + i, j - i);
+		}
+		i = j;
+	}
+	return ret;
+}
+
+static int open_writer(struct bld_ctx *c, struct bld_writer **w)
+{
+	struct bld_writer_opts o = {
+		.comp_id = c->recipe.comp_id,
+		.block_size = c->recipe.block_size,
+		.mod_time = c->recipe.epoch < 0 ? 0 : (uint32_t)c->recipe.epoch,
+		.workers = c->opts->workers,
+	};
+
+	return bld_writer_open(w, c->tmp, &o, c->e);
+}
+
+int bld_pass_data(struct bld_ctx *c, struct bld_result *res)
+{
+	struct collect k = { .c = c };
+	struct stream s = { .c = c };
+	struct bld_writer_stats st;
+	int ret;
+
+	if (bld_tree_walk(c->tree.root, 0, collect_cb, &k) != 0) {
+		free(k.items);
+		return ni_err_set(c->e, NI_ENOMEM, "out of memory");
+	}
+	qsort(k.items, k.n, sizeof(*k.items), cmp_items);
+	s.total = k.total;
+	s.buf = malloc(IOBUF);
+	ret = s.buf ? open_writer(c, &s.w) : ni_err_set(c->e, NI_ENOMEM, "out of memory");
+	if (ret == 0)
+		ret = stream_all(&s, k.items, k.n);
+	if (ret == 0)
+		ret = bld_writer_finish(s.w, &c->tree);
+	if (s.w != NULL) {
+		bld_writer_stats(s.w, &st);
+		res->image_size = st.image_size;
+		res->files = st.files;
+		res->bytes = st.bytes_in;
+		bld_writer_close(s.w);
+	}
+	free(s.buf);
+	free(k.items);
+	return ret;
+}
