@@ -187,6 +187,7 @@ static void ctx_free(struct bld_ctx *c)
 		unlink(c->tmp);
 	free(c->tmp);
 	free(c->image);
+	free(c->kernel_release);
 	bld_tree_free(&c->tree);
 	if (c->have_sel)
 		bld_selection_free(&c->sel);

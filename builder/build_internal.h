@@ -29,6 +29,7 @@ struct bld_ctx {
 	size_t n_layers;
 	struct bld_tree tree;
 	char *image, *tmp;
+	char *kernel_release;           /* [boot] kernel = image: found */
 	uint64_t n_files, n_dirs, n_links, n_other, data_bytes;
 };
 

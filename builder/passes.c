@@ -91,6 +91,32 @@ static int add_release(struct bld_ctx *c)
 		: ni_err_set(c->e, NI_ENOMEM, "out of memory");
 }
 
+/* [boot] kernel = image needs the kernel inside the image. */
+static int find_kernel(struct bld_ctx *c)
+{
+	struct bld_recipe *r = &c->recipe;
+	struct bld_dentry *boot;
+	size_t i;
+
+	if (!r->has_boot || strcmp(r->boot_kernel, "image") != 0)
+		return 0;
+	boot = bld_tree_resolve(&c->tree, "boot", 1);
+	for (i = 0; boot != NULL && bld_is_dir(boot) && i < boot->n_kids; i++) {
+		const char *n = boot->kids[i]->name;
+
+		/* The last in byte order is the newest of the usual names. */
+		if (strncmp(n, "vmlinuz-", 8) == 0 && n[8] != '\0') {
+			free(c->kernel_release);
+			c->kernel_release = strdup(n + 8);
+		}
+	}
+	if (c->kernel_release == NULL)
+		return ni_err_set(c->e, NI_EINVAL,
+				  "%s: [boot] kernel = image, but the image has no /boot/vmlinuz-*",
+				  r->path);
+	return 0;
+}
+
 int bld_pass_layers(struct bld_ctx *c)
 {
 	size_t i;
@@ -101,6 +127,8 @@ int bld_pass_layers(struct bld_ctx *c)
 	for (i = 0; i < c->n_layers; i++)
 		if ((ret = apply_layer(c, i)) != 0)
 			return ret;
+	if ((ret = find_kernel(c)) != 0)
+		return ret;
 	return add_release(c);
 }
 

@@ -46,13 +46,16 @@ static json_t *recipe_json(const struct bld_ctx *c)
 	return o;
 }
 
-static json_t *boot_json(const struct bld_recipe *r)
+static json_t *boot_json(const struct bld_ctx *c)
 {
+	const struct bld_recipe *r = &c->recipe;
 	json_t *o;
 
 	if (!r->has_boot)
 		return json_null();
 	o = json_object();
+	if (c->kernel_release != NULL)
+		json_object_set_new(o, "kernel_release", json_string(c->kernel_release));
 	json_object_set_new(o, "kernel", json_string(r->boot_kernel_raw));
 	json_object_set_new(o, "cmdline", json_string(r->boot_cmdline ? r->boot_cmdline : ""));
 	return o;
@@ -139,7 +142,7 @@ int bld_record_build(struct bld_ctx *c, struct bld_result *res)
 	json_object_set_new(root, "name", json_string(c->recipe.name));
 	json_object_set_new(root, "version", json_string(c->recipe.version));
 	json_object_set_new(root, "recipe", recipe_json(c));
-	json_object_set_new(root, "boot", boot_json(&c->recipe));
+	json_object_set_new(root, "boot", boot_json(c));
 	json_object_set_new(root, "base", base_json(c));
 	json_object_set_new(root, "patches", patches);
 	json_object_set_new(root, "skipped", c->have_sel ? skipped_json(&c->sel) : json_array());

@@ -24,10 +24,10 @@ static void summary(const struct bld_result *res, double secs)
 
 	ni_hex(res->image_sha, NI_SHA256_LEN, hex);
 	ni_fmt_bytes(res->image_size, size, sizeof(size));
-	printf("built %s (%s, %llu files, %zu patches applied, %zu skipped) in %.1fs\n"
-	       "sha256 %s\nrecord %s\n", res->image, size,
+	printf("built %s: %s, %llu files, %zu patches applied, %zu skipped, "
+	       "sha256 %s, %.1fs\n", res->image, size,
 	       (unsigned long long)res->files, res->n_patches, res->n_skipped,
-	       secs, hex, res->record);
+	       hex, secs);
 }
 
 int cmd_build(int argc, char **argv)
