@@ -37,7 +37,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 ASAN_OBJS := $(SRCS:%.c=$(ASAN_BUILD)/%.o) $(CLI_SRCS:%.c=$(ASAN_BUILD)/%.o)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -O1
 
-.PHONY: all deps deps-test run check check-only clean asan example unit
+.PHONY: all deps deps-test deps-fuzz fuzz run check check-only clean asan example unit
 
 all: $(BUILD)/netimg
 
@@ -84,7 +84,7 @@ run: deps-test
 	$(BUILD)/netimg build recipes/baseline/recipe.ini
 
 check: deps-test
-	@$(MAKE) --no-print-directory all asan unit
+	@$(MAKE) --no-print-directory all asan unit fuzz
 	@$(MAKE) --no-print-directory check-only
 
 # The whole suite runs against the ASan/UBSan build of the binary.
@@ -95,3 +95,17 @@ check-only:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# libFuzzer targets for the parsers of untrusted input (tests/fuzz/).
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(SRCS) $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -std=gnu11 -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
+
+fuzz: deps-fuzz $(FUZZ_BINS)
+
+deps-fuzz:
+	@scripts/apt-ensure clang libclang-rt-14-dev

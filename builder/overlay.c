@@ -211,7 +211,7 @@ static int apply_dir(struct bld_overlay *ov, struct bld_dentry *dir,
 	if (d != NULL && bld_is_dir(d)) {
 		if (ov->flags & BLD_LAYER_DEB)
 			return 0;
-		d->ino->n_xattrs = 0;
+		bld_inode_clear_xattrs(d->ino);
 		return set_meta(ov, d->ino, ent);
 	}
 	ino = bld_inode_new(S_IFDIR);

@@ -17,7 +17,7 @@ struct bld_inode *bld_inode_new(uint32_t mode)
 	return ino;
 }
 
-static void inode_free(struct bld_inode *ino)
+void bld_inode_clear_xattrs(struct bld_inode *ino)
 {
 	size_t i;
 
@@ -26,6 +26,13 @@ static void inode_free(struct bld_inode *ino)
 		free(ino->xattrs[i].value);
 	}
 	free(ino->xattrs);
+	ino->xattrs = NULL;
+	ino->n_xattrs = 0;
+}
+
+static void inode_free(struct bld_inode *ino)
+{
+	bld_inode_clear_xattrs(ino);
 	free(ino->target);
 	free(ino->src.mem);
 	free(ino->sq);

@@ -91,6 +91,7 @@ void bld_dentry_path(const struct bld_dentry *d, char *buf, size_t len);
 typedef int (*bld_visit_fn)(struct bld_dentry *d, void *user);
 int bld_tree_walk(struct bld_dentry *d, int post, bld_visit_fn fn, void *user);
 
+void bld_inode_clear_xattrs(struct bld_inode *ino);
 int bld_inode_add_xattr(struct bld_inode *ino, const char *key,
 			const void *value, size_t size);
 
