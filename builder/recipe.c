@@ -22,13 +22,35 @@ struct parse {
 	int seen_image, seen_base;
 };
 
+static int bad(struct parse *p, const char *fmt, const char *a, const char *b);
+
+/* inih calls the handler only for keys: an empty unknown section is
+ * caught here, as the line is read. */
+static void check_section(struct parse *p, const char *line)
+{
+	static const char *const known[] = { "image", "base", "patches", "boot", NULL };
+	char name[64];
+	size_t i;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line != '[' || sscanf(line + 1, "%63[^]]", name) != 1)
+		return;
+	for (i = 0; known[i] != NULL; i++)
+		if (strcmp(name, known[i]) == 0)
+			return;
+	bad(p, "unknown section [%s]%s", name, "");
+}
+
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse *p = stream;
 	char *s = fgets(str, num, p->f);
 
-	if (s != NULL)
+	if (s != NULL) {
 		p->line++;
+		check_section(p, s);
+	}
 	return s;
 }
 
