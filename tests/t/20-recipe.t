@@ -628,6 +628,10 @@ sed -n 1,3p "$T/long.log" | sed 's/^/# /'
 fails "after a long line, the line number is still right" "recipe\.ini:5: unknown key 'colour'" \
 	nb build "$E" -q -o "$T/bad/x.sqfs"
 fails "a missing recipe" "nope\.ini" nb build "$R/nope.ini" -q
+printf '[image]\r\nname = crlf\r\nversion = 1\r\ncompression = xz\r\n[base]\r\nsource = base\r\n' >"$R/crlf.ini"
+nb build "$R/crlf.ini" -q -o "$T/crlf/x.sqfs" >"$T/crlf.log" 2>&1; rc=$?
+is "$rc $(sq "$T/crlf/x.sqfs" Compression)" "0 xz" "a recipe with CRLF line ends works"
+[ $rc = 0 ] || sed 's/^/# /' "$T/crlf.log" | head -3
 ok "no refused recipe wrote an image" test ! -e "$T/bad"
 
 # a successful build prints nothing on stderr with --quiet (and no
