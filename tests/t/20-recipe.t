@@ -386,6 +386,13 @@ boot_recipe "kernel = image" "cmdline = $LONG"
 nb build "$R/boot.ini" -q -o "$T/boot3/x.sqfs" >"$T/boot3.log" 2>&1
 is "$(jget "$T/boot3/x.json" '$d->{boot}{cmdline}' 2>/dev/null || cat "$T/boot3.log")" "$LONG" \
 	"a ${#LONG}-character cmdline is recorded whole"
+# 199 bytes into the line falls on a space: the rest must not pass for a
+# continuation line that silently replaces the value
+LONG2="root=/dev/nbd0 $(printf 'x%.0s' $(seq 1 174)) quiet splash"
+boot_recipe "kernel = image" "cmdline = $LONG2"
+nb build "$R/boot.ini" -q -o "$T/boot3b/x.sqfs" >"$T/boot3b.log" 2>&1
+is "$(jget "$T/boot3b/x.json" '$d->{boot}{cmdline}' 2>/dev/null || cat "$T/boot3b.log")" "$LONG2" \
+	"a cmdline on a line whose 200th byte is a space is recorded whole, not replaced by the rest"
 boot_recipe "kernel = missing.deb"
 fails "[boot] kernel = a missing .deb is refused" "boot\.ini:7: kernel: .*missing\.deb" \
 	nb build "$R/boot.ini" -q -o "$T/boot4/x.sqfs"
