@@ -366,17 +366,6 @@ if [ $XATTRS = yes ]; then
 else
 	echo "ok $((_n + 1)) # SKIP no user xattrs"; _n=$((_n + 1))
 fi
-# a patch tar of "." made in a private folder (mktemp -d: 0700, a user's)
-# must not turn the image's root into a private folder
-PR=$(mktemp -d "$T/priv.XXXXXX")
-mkdir -p "$PR/opt"
-echo x >"$PR/opt/x"
-chown -R 1000:1000 "$PR"
-tar --numeric-owner -C "$PR" -cf "$T/priv.tar" .
-build_with priv "$B" "$T/priv.tar" >/dev/null 2>&1
-like "$(unsquashfs -lln "$T/priv/x.sqfs" 2>&1 | head -1)" '^drwxr-xr-x 0/0 .* squashfs-root$' \
-	"a patch's ./ entry does not change the image root's mode and owner"
-
 # unsafe patches are refused
 mkdir -p "$T/dv/dev"
 mknod "$T/dv/dev/evil" c 1 1
