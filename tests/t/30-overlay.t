@@ -171,8 +171,17 @@ tar --format=pax --xattrs --numeric-owner -C "$T/p3" -cf "$T/p3.tar" ./usr/bin/p
 mkdir -p "$T/p4/opt" "$T/p5/opt"
 echo zip >"$T/p4/opt/fromzip"
 echo cpio >"$T/p5/opt/fromcpio"
-(cd "$T/p4" && bsdtar --format=zip -cf "$T/p4.zip" ./opt/fromzip) 2>/dev/null
-(cd "$T/p5" && bsdtar --format=newc -cf "$T/p5.cpio" ./opt/fromcpio) 2>/dev/null
+# (bsdtar is libarchive-tools; without it they are tars, and the format
+# checks are skipped)
+if command -v bsdtar >/dev/null; then
+	BSDTAR=yes
+	(cd "$T/p4" && bsdtar --format=zip -cf "$T/p4.zip" ./opt/fromzip) 2>/dev/null
+	(cd "$T/p5" && bsdtar --format=newc -cf "$T/p5.cpio" ./opt/fromcpio) 2>/dev/null
+else
+	BSDTAR=no
+	tar --numeric-owner --owner=0 --group=0 -C "$T/p4" -cf "$T/p4.zip" ./opt/fromzip
+	tar --numeric-owner --owner=0 --group=0 -C "$T/p5" -cf "$T/p5.cpio" ./opt/fromcpio
+fi
 
 C=$T/main/cat
 mkdir -p "$C"
@@ -272,8 +281,12 @@ ok "a symlink replaced by a file is a file" test -f "$X/etc/tosym" -a ! -L "$X/e
 is "$(cat "$X/etc/symfile")" sym "... and its old target was not written through"
 
 # --- other formats ---------------------------------------------------------------
-is "$(cat "$X/opt/fromzip" 2>&1)" zip "a zip patch is applied"
-is "$(cat "$X/opt/fromcpio" 2>&1)" cpio "a cpio patch is applied"
+if [ $BSDTAR = yes ]; then
+	is "$(cat "$X/opt/fromzip" 2>&1)" zip "a zip patch is applied"
+	is "$(cat "$X/opt/fromcpio" 2>&1)" cpio "a cpio patch is applied"
+else
+	for t in zip cpio; do echo "ok $((_n + 1)) # SKIP bsdtar missing: no $t patch"; _n=$((_n + 1)); done
+fi
 
 # ========================================================================
 # the same base as a tar: the same image
