@@ -253,7 +253,7 @@ recipe nb1 "$T/nothere.tar"
 bad "a base that does not exist" "nothere\.tar: No such file or directory" "$T/nb1.ini"
 recipe nb2 "$T/random.bin"
 bad "a base of random bytes" "random\.bin: .*Unrecognized archive format" "$T/nb2.ini"
-TMO=10
+TMO=5
 recipe nb3 "$T/fifo"
 bad "a base that is a FIFO (refused, not waited on)" "fifo: " "$T/nb3.ini"
 recipe nb4 /dev/zero
