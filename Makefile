@@ -15,7 +15,7 @@ DEB_BUILD := gcc make pkg-config libarchive-dev libsquashfs-dev libssl-dev \
 	libjansson-dev libinih-dev
 DEB_TEST := perl squashfs-tools squashfs-tools-ng squashfuse debootstrap \
 	busybox-static zstd xz-utils dpkg-dev fakeroot util-linux kmod \
-	ca-certificates attr
+	ca-certificates attr fuse3 libarchive-tools
 DEB_BENCH := hyperfine time
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter

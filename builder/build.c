@@ -154,24 +154,40 @@ static int make_tmp(struct bld_ctx *c)
 	return 0;
 }
 
+/* The record is written and synced under a temporary name first, so the
+ * image is never renamed into place without a record to go with it. */
 static int commit_outputs(struct bld_ctx *c, struct bld_result *res)
 {
+	struct ni_atomic rec;
+	struct stat st;
 	int ret;
 
-	if ((ret = fsync_path(c->tmp)) != 0)
+	if ((ret = fsync_path(c->tmp)) != 0 || (stat(c->tmp, &st) != 0 && (ret = -errno)))
 		return ni_err_errno(c->e, -ret, "%s: cannot write", c->image);
+	res->image_size = (uint64_t)st.st_size;
 	if ((ret = ni_sha256_file(c->tmp, res->image_sha)) != 0)
 		return ni_err_errno(c->e, -ret, "%s: cannot read back", c->image);
-	if ((ret = bld_record_build(c, res)) != 0)
+	if ((ret = bld_record_build(c, res)) != 0 ||
+	    (ret = ni_atomic_open(&rec, res->record, 0644, c->e)) != 0)
 		return ret;
-	if (rename(c->tmp, c->image) != 0)
-		return ni_err_errno(c->e, errno, "%s: cannot rename into place",
-				    c->image);
+	if ((ret = ni_atomic_write(&rec, res->record_json,
+				   strlen(res->record_json), c->e)) != 0)
+		goto fail;
+	if (fsync(rec.fd) != 0) {
+		ret = ni_err_errno(c->e, errno, "%s: cannot write", res->record);
+		goto fail;
+	}
+	if (rename(c->tmp, c->image) != 0) {
+		ret = ni_err_errno(c->e, errno, "%s: cannot rename into place",
+				   c->image);
+		goto fail;
+	}
 	free(c->tmp);
 	c->tmp = NULL;
-	ni_fsync_dir(c->image);
-	return ni_write_file_atomic(res->record, res->record_json,
-				    strlen(res->record_json), 0644, c->e);
+	return ni_atomic_commit(&rec, c->e);
+fail:
+	ni_atomic_abort(&rec);
+	return ret;
 }
 
 static void ctx_free(struct bld_ctx *c)
@@ -224,6 +240,8 @@ int bld_build(const struct bld_options *o, struct bld_result *res,
 	c.image = NULL;
 out:
 	ctx_free(&c);
+	if (ret != 0)
+		bld_result_free(res);
 	return ret;
 }
 

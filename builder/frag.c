@@ -117,7 +117,7 @@ int bld_frag_add(struct bld_frag *f, struct bld_inode *ino, const void *data,
 		ino->tail_frag = k->index;
 		ino->tail_off = k->off;
 		f->dedup++;
-		return 0;
+		goto boundary;
 	}
 	if (f->used + len > f->block_size &&
 	    (ret = bld_frag_flush(f, submit, user)) != 0)
@@ -133,6 +133,8 @@ int bld_frag_add(struct bld_frag *f, struct bld_inode *ino, const void *data,
 	k->used = 1;
 	if (++f->tab_used * 2 > f->tab_cap && (ret = grow(f)) != 0)
 		return ret;
+boundary:
+	/* Boundaries depend on path names only, duplicates or not. */
 	if (group % f->group_factor == 0)
 		return bld_frag_flush(f, submit, user);
 	return 0;

@@ -223,13 +223,14 @@ static int scan_deb_members(struct bld_input *in)
 		const char *name = archive_entry_pathname(ent);
 
 		if (strncmp(name, "control.tar", 11) == 0) {
-			unsigned char *buf;
-			size_t len;
+			unsigned char *buf = NULL;
+			size_t len = 0;
 			int ret = read_member(in, p->outer, &buf, &len);
 
-			if (ret == 0)
+			if (ret == 0) {
 				ret = parse_control_tar(in, buf, len);
-			free(buf);
+				free(buf);
+			}
 			if (ret != 0)
 				return ret;
 		} else if (strncmp(name, "data.tar", 8) == 0) {

@@ -85,7 +85,8 @@ static int list_dir(struct bld_input *in, const char *abs, struct frame *f)
 		f->n++;
 	}
 	closedir(d);
-	qsort(f->names, f->n, sizeof(*f->names), cmp_names);
+	if (f->n > 1)
+		qsort(f->names, f->n, sizeof(*f->names), cmp_names);
 	return 0;
 nomem:
 	closedir(d);

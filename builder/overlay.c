@@ -19,9 +19,16 @@ static int wants_capture(const char *path)
 	return strncmp(path, "var/lib/dpkg/", 13) == 0;
 }
 
-static int wants_md5(const char *path)
+static int wants_md5(const struct bld_overlay *ov, const char *path)
 {
-	return strncmp(path, "etc/", 4) == 0;
+	size_t i;
+
+	if (strncmp(path, "etc/", 4) == 0)
+		return 1;
+	for (i = 0; i < ov->n_md5_paths; i++)
+		if (strcmp(ov->md5_paths[i], path) == 0)
+			return 1;
+	return 0;
 }
 
 static int unsafe(struct bld_overlay *ov, struct bld_input *in,
@@ -171,7 +178,7 @@ static int new_inode(struct bld_overlay *ov, struct bld_input *in,
 	ino->src.layer = ov->layer;
 	ino->src.ordinal = ov->entries;
 	ret = 0;
-	if (wants_capture(path) || wants_md5(path))
+	if (wants_capture(path) || wants_md5(ov, path))
 		ret = read_content(ov, in, ino, path, wants_capture(path));
 	return ret;
 }
@@ -188,8 +195,9 @@ static int whiteout(struct bld_overlay *ov, struct bld_dentry *dir,
 				bld_dentry_remove(ov->tree, dir->kids[i]);
 		return 0;
 	}
+	/* As OCI says: a whiteout hides lower layers, not its own. */
 	d = bld_dir_lookup(dir, leaf + 4);
-	if (d != NULL)
+	if (d != NULL && d->layer != ov->layer)
 		bld_dentry_remove(ov->tree, d);
 	return 0;
 }
@@ -199,6 +207,11 @@ static int apply_dir(struct bld_overlay *ov, struct bld_dentry *dir,
 {
 	struct bld_dentry *d = leaf[0] ? bld_dir_lookup(dir, leaf) : dir;
 	struct bld_inode *ino;
+
+	/* Only the base says what the root looks like: a patch made with
+	 * `tar -C somedir .` would otherwise hand the root to its owner. */
+	if (leaf[0] == '\0' && !(ov->flags & BLD_LAYER_BASE))
+		return 0;
 
 	if (d != NULL && S_ISLNK(d->ino->mode)) {
 		struct bld_dentry *t = bld_dentry_follow(ov->tree, d);
@@ -211,6 +224,7 @@ static int apply_dir(struct bld_overlay *ov, struct bld_dentry *dir,
 	if (d != NULL && bld_is_dir(d)) {
 		if (ov->flags & BLD_LAYER_DEB)
 			return 0;
+		d->layer = ov->layer;
 		bld_inode_clear_xattrs(d->ino);
 		return set_meta(ov, d->ino, ent);
 	}

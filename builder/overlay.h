@@ -26,6 +26,10 @@ struct bld_overlay {
 	char **paths;
 	size_t n_paths, cap_paths;
 	uint64_t entries;
+	/* Paths (no leading '/') whose MD5 is wanted besides etc/: a
+	 * package's conffiles. Borrowed. */
+	char *const *md5_paths;
+	size_t n_md5_paths;
 };
 
 /* Reads every entry of in and applies it to ov->tree. */

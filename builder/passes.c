@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "builder/build_internal.h"
+#include "builder/dpkg_internal.h"
 #include "builder/overlay.h"
 #include "builder/writer.h"
 
@@ -15,6 +16,7 @@
 struct item {
 	struct bld_inode *ino;
 	uint64_t group;
+	size_t seq;         /* tree order: the tie-break, so qsort is stable */
 };
 
 struct collect {
@@ -30,6 +32,8 @@ static int apply_layer(struct bld_ctx *c, size_t i)
 	struct bld_overlay ov = { 0 };
 	struct bld_dpkg_pre *pre = NULL;
 	struct bld_input *in;
+	char **conf = NULL;
+	size_t n_conf = 0;
 	int ret, deb;
 
 	if ((ret = bld_input_open(&in, l->path, c->e)) != 0)
@@ -42,6 +46,10 @@ static int apply_layer(struct bld_ctx *c, size_t i)
 	ov.clamp = c->recipe.epoch;
 	ov.e = c->e;
 	ret = deb ? bld_dpkg_prepare(&c->tree, in, &pre, c->e) : 0;
+	if (ret == 0 && deb)
+		ret = bld_dpkg_conffiles(in, &conf, &n_conf) ? NI_ENOMEM : 0;
+	ov.md5_paths = conf;
+	ov.n_md5_paths = n_conf;
 	if (ret == 0)
 		ret = bld_overlay_apply(&ov, in);
 	if (ret == 0 && deb)
@@ -49,6 +57,7 @@ static int apply_layer(struct bld_ctx *c, size_t i)
 				     (int)i, c->recipe.epoch < 0 ? 0 : c->recipe.epoch,
 				     &l->pkg, c->e);
 	l->entries = ov.entries;
+	bld_dpkg_strv_free(conf, n_conf);
 	bld_dpkg_pre_free(pre);
 	bld_overlay_free(&ov);
 	bld_input_close(in);
@@ -104,8 +113,10 @@ static int find_kernel(struct bld_ctx *c)
 	for (i = 0; boot != NULL && bld_is_dir(boot) && i < boot->n_kids; i++) {
 		const char *n = boot->kids[i]->name;
 
-		/* The last in byte order is the newest of the usual names. */
-		if (strncmp(n, "vmlinuz-", 8) == 0 && n[8] != '\0') {
+		/* The newest kernel, in version order (6.1.0-13 > 6.1.0-9). */
+		if (strncmp(n, "vmlinuz-", 8) == 0 && n[8] != '\0' &&
+		    (c->kernel_release == NULL ||
+		     strverscmp(n + 8, c->kernel_release) > 0)) {
 			free(c->kernel_release);
 			c->kernel_release = strdup(n + 8);
 		}
@@ -170,6 +181,7 @@ static int collect_cb(struct bld_dentry *d, void *user)
 	}
 	k->items[k->n].ino = d->ino;
 	k->items[k->n].group = path_hash(d);
+	k->items[k->n].seq = k->n;
 	k->n++;
 	k->total += d->ino->size;
 	return 0;
@@ -178,13 +190,15 @@ static int collect_cb(struct bld_dentry *d, void *user)
 /* Layer order, then entry order; builder-made files (layer -1) last. */
 static int cmp_items(const void *a, const void *b)
 {
-	const struct bld_inode *x = ((const struct item *)a)->ino;
-	const struct bld_inode *y = ((const struct item *)b)->ino;
+	const struct item *ia = a, *ib = b;
+	const struct bld_inode *x = ia->ino, *y = ib->ino;
 	unsigned lx = (unsigned)x->src.layer, ly = (unsigned)y->src.layer;
 
 	if (lx != ly)
 		return lx < ly ? -1 : 1;
-	return x->src.ordinal < y->src.ordinal ? -1 : x->src.ordinal > y->src.ordinal;
+	if (x->src.ordinal != y->src.ordinal)
+		return x->src.ordinal < y->src.ordinal ? -1 : 1;
+	return ia->seq < ib->seq ? -1 : ia->seq > ib->seq;
 }
 
 struct stream {
@@ -330,7 +344,6 @@ int bld_pass_data(struct bld_ctx *c, struct bld_result *res)
 		ret = bld_writer_finish(s.w, &c->tree);
 	if (s.w != NULL) {
 		bld_writer_stats(s.w, &st);
-		res->image_size = st.image_size;
 		res->files = st.files;
 		res->bytes = st.bytes_in;
 		bld_writer_close(s.w);

@@ -11,6 +11,7 @@
 
 #include <sqfs/compressor.h>
 
+#include "builder/input.h"
 #include "common/fsutil.h"
 
 struct parse {
@@ -18,6 +19,7 @@ struct parse {
 	struct ni_err *e;
 	FILE *f;
 	int line;
+	int at_start;       /* the next chunk read starts a new line */
 	int failed;
 	int seen_image, seen_base;
 };
@@ -34,7 +36,9 @@ static void check_section(struct parse *p, const char *line)
 
 	while (*line == ' ' || *line == '\t')
 		line++;
-	if (*line != '[' || sscanf(line + 1, "%63[^]]", name) != 1)
+	/* An unclosed "[x" is left to inih: a syntax error. */
+	if (*line != '[' || sscanf(line + 1, "%63[^]\r\n]", name) != 1 ||
+	    line[1 + strlen(name)] != ']')
 		return;
 	for (i = 0; known[i] != NULL; i++)
 		if (strcmp(name, known[i]) == 0)
@@ -47,10 +51,14 @@ static char *reader(char *str, int num, void *stream)
 	struct parse *p = stream;
 	char *s = fgets(str, num, p->f);
 
-	if (s != NULL) {
+	/* inih may read a long line in several chunks: count lines, not
+	 * chunks. */
+	if (s != NULL && p->at_start) {
 		p->line++;
 		check_section(p, s);
 	}
+	if (s != NULL)
+		p->at_start = strchr(s, '\n') != NULL;
 	return s;
 }
 
@@ -216,6 +224,9 @@ static int boot_key(struct parse *p, const char *k, const char *v)
 			return bad(p, "out of memory%s%s", "", "");
 		if (strcmp(v, "image") != 0 && access(r->boot_kernel, R_OK) != 0)
 			return bad(p, "kernel: %s: %s", r->boot_kernel, strerror(errno));
+		if (strcmp(v, "image") != 0 && bld_input_detect(r->boot_kernel) != BLD_IN_DEB)
+			return bad(p, "kernel: %s: %s", r->boot_kernel,
+				   "neither 'image' nor a Debian linux-image package");
 		return 1;
 	}
 	if (strcmp(k, "cmdline") == 0)
@@ -294,7 +305,15 @@ int bld_recipe_load(const char *path, struct bld_recipe *r, struct ni_err *e)
 	p.f = fopen(path, "r");
 	if (p.f == NULL)
 		return ni_err_errno(e, errno, "%s", path);
+	/* Debian's inih defaults to 200-byte lines split silently, and to
+	 * continuation lines: neither suits a recipe. */
 	ini_stop_on_first_error = true;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_initial_alloc = 512;
+	ini_max_line = 65536;
+	ini_allow_multiline = false;
+	p.at_start = 1;
 	ret = ini_parse_stream(reader, &p, handler, &p);
 	fclose(p.f);
 	if (p.failed)

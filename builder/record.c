@@ -3,11 +3,12 @@
  * counts and the image's SHA-256. It holds no wall-clock time, so the
  * record is as reproducible as the image. */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "builder/build_internal.h"
-#include "cli/version.h"
+#include "common/version.h"
 
 static json_t *hexj(const uint8_t *d)
 {
@@ -130,6 +131,7 @@ int bld_record_build(struct bld_ctx *c, struct bld_result *res)
 {
 	json_t *root = json_object(), *patches = json_array(), *img = json_object();
 	const char *slash = strrchr(c->image, '/');
+	char *text;
 	size_t i;
 
 	for (i = 1; i < c->n_layers; i++)
@@ -153,9 +155,12 @@ int bld_record_build(struct bld_ctx *c, struct bld_result *res)
 	json_object_set_new(root, "image", img);
 	res->n_patches = c->n_layers - 1;
 	res->n_skipped = c->have_sel ? c->sel.n_skipped : 0;
-	res->record_json = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(root);
-	if (res->record_json == NULL)
+	if (text == NULL || asprintf(&res->record_json, "%s\n", text) < 0) {
+		free(text);
 		return ni_err_set(c->e, NI_ENOMEM, "out of memory");
+	}
+	free(text);
 	return 0;
 }

@@ -174,9 +174,14 @@ static int emit_dir(struct bld_dentry *d, void *user)
 	    (ret = xattr_index(w, d->ino, &xidx)) != 0)
 		return ret;
 	parent = d->parent ? d->parent->ino->inum : w->next_inum + 1;
-	sq = sqfs_dir_writer_create_inode(w->dirw, 2 + subdirs, xidx, parent);
+	sq = sqfs_dir_writer_create_inode(w->dirw, 0, xidx, parent);
 	if (sq == NULL)
 		return SQFS_ERROR_ALLOC;
+	/* A folder's links: its entry, its ".", and each subfolder's "..". */
+	if (sq->base.type == SQFS_INODE_DIR)
+		sq->data.dir.nlink = (sqfs_u32)(2 + subdirs);
+	else
+		sq->data.dir_ext.nlink = (sqfs_u32)(2 + subdirs);
 	ret = write_inode(w, d->ino, sq);
 	free(sq);
 	return ret;

@@ -95,7 +95,7 @@ static int create_compressor(struct bld_writer *w, const struct bld_writer_opts 
 
 	ret = sqfs_compressor_config_init(&cfg, o->comp_id, o->block_size, 0);
 	if (ret == 0)
-		ret = sqfs_compressor_create(&cfg, &w->cmp);
+		ret = bld_compressor_create(&cfg, &w->cmp);
 	if (ret != 0)
 		return bld_writer_sqerr(w, ret, "creating the compressor");
 	ret = sqfs_super_init(&w->super, o->block_size, o->mod_time, o->comp_id);

@@ -4,6 +4,7 @@
 #define BLD_WRITER_INTERNAL_H
 
 #include <sqfs/block_writer.h>
+#include <sqfs/compressor.h>
 #include <sqfs/predef.h>
 #include <sqfs/super.h>
 
@@ -40,6 +41,9 @@ struct bld_writer {
 	uint32_t next_inum;
 };
 
+/* A compressor that stores blocks that do not shrink uncompressed. */
+int bld_compressor_create(const sqfs_compressor_config_t *cfg,
+			  sqfs_compressor_t **out);
 int bld_writer_sqerr(struct bld_writer *w, int err, const char *what);
 /* Flushes the last fragment block and waits for every data block. */
 int bld_writer_finish_data(struct bld_writer *w);

@@ -6,7 +6,7 @@
 
 #include "common/err.h"
 
-#include "cli/version.h"
+#include "common/version.h"
 
 struct cli_cmd {
 	const char *name;

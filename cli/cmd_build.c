@@ -47,6 +47,7 @@ int cmd_build(int argc, char **argv)
 	double t0 = ni_now();
 
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:qj:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': o.output = optarg; break;
