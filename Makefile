@@ -6,13 +6,13 @@
 # Development builds treat warnings as errors; `make RELEASE=1` does not.
 
 CC ?= cc
-PKGS := libarchive libsquashfs1 openssl jansson inih
+PKGS := libarchive libsquashfs1 openssl jansson inih zlib
 BUILD := build
 ASAN_BUILD := build-asan
 
 # Debian packages the build, the tests and the example need.
 DEB_BUILD := gcc make pkg-config libarchive-dev libsquashfs-dev libssl-dev \
-	libjansson-dev libinih-dev
+	libjansson-dev libinih-dev zlib1g-dev
 DEB_TEST := perl squashfs-tools squashfs-tools-ng squashfuse debootstrap \
 	busybox-static zstd xz-utils dpkg-dev fakeroot util-linux kmod \
 	ca-certificates attr fuse3 libarchive-tools
@@ -90,6 +90,7 @@ check: deps-test
 # The whole suite runs against the ASan/UBSan build of the binary.
 check-only:
 	scripts/prepare-fixtures
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	NETIMG=$(CURDIR)/$(ASAN_BUILD)/netimg NETIMG_UNIT=$(CURDIR)/$(BUILD)/unit \
 		prove -f tests/t/
 

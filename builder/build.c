@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "builder/build_internal.h"
+#include "builder/input.h"
+#include "common/cleanup.h"
 #include "common/fsutil.h"
 
 static int add_layer(struct bld_ctx *c, const char *path,
@@ -41,6 +43,8 @@ static int check_base(struct bld_ctx *c)
 	struct stat st;
 	int ret;
 
+	if ((ret = bld_input_check(r->base, c->e)) != 0)
+		return ret;
 	if (stat(r->base, &st) != 0)
 		return ni_err_errno(c->e, errno, "%s", r->base);
 	if (S_ISDIR(st.st_mode)) {
@@ -149,6 +153,7 @@ static int make_tmp(struct bld_ctx *c)
 		c->tmp = NULL;
 		return ret;
 	}
+	ni_cleanup_add(c->tmp);
 	fchmod(fd, 0644);
 	close(fd);
 	return 0;
@@ -167,6 +172,9 @@ static int commit_outputs(struct bld_ctx *c, struct bld_result *res)
 	res->image_size = (uint64_t)st.st_size;
 	if ((ret = ni_sha256_file(c->tmp, res->image_sha)) != 0)
 		return ni_err_errno(c->e, -ret, "%s: cannot read back", c->image);
+	if (stat(res->record, &st) == 0 && !S_ISREG(st.st_mode))
+		return ni_err_set(c->e, NI_EEXIST, "%s: cannot write: %s",
+				  res->record, strerror(S_ISDIR(st.st_mode) ? EISDIR : EEXIST));
 	if ((ret = bld_record_build(c, res)) != 0 ||
 	    (ret = ni_atomic_open(&rec, res->record, 0644, c->e)) != 0)
 		return ret;
@@ -182,6 +190,7 @@ static int commit_outputs(struct bld_ctx *c, struct bld_result *res)
 				   c->image);
 		goto fail;
 	}
+	ni_cleanup_remove(c->tmp);
 	free(c->tmp);
 	c->tmp = NULL;
 	return ni_atomic_commit(&rec, c->e);
@@ -199,8 +208,10 @@ static void ctx_free(struct bld_ctx *c)
 		bld_dpkg_pkg_free(&c->layers[i].pkg);
 	}
 	free(c->layers);
-	if (c->tmp != NULL)
+	if (c->tmp != NULL) {
 		unlink(c->tmp);
+		ni_cleanup_remove(c->tmp);
+	}
 	free(c->tmp);
 	free(c->image);
 	free(c->kernel_release);

@@ -29,6 +29,24 @@ enum bld_input_kind bld_input_detect(const char *path)
 	return BLD_IN_ARCHIVE;
 }
 
+int bld_input_check(const char *path, struct ni_err *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+		return ni_err_errno(e, errno, "%s: cannot read", path);
+	if (S_ISDIR(st.st_mode))
+		return 0;
+	/* A FIFO or a device would block or never end. */
+	if (!S_ISREG(st.st_mode))
+		return ni_err_set(e, NI_EINVAL,
+				  "%s: not a regular file or a folder", path);
+	if (st.st_size == 0)
+		return ni_err_set(e, NI_EARCHIVE, "%s: empty file, not an archive",
+				  path);
+	return 0;
+}
+
 int bld_input_open(struct bld_input **out, const char *path,
 		   struct ni_err *e)
 {
@@ -40,8 +58,7 @@ int bld_input_open(struct bld_input **out, const char *path,
 		return ni_err_set(e, NI_ENOMEM, "%s: out of memory", path);
 	}
 	in->e = e;
-	if (access(path, R_OK) != 0) {
-		ret = ni_err_errno(e, errno, "%s: cannot read", path);
+	if ((ret = bld_input_check(path, e)) != 0) {
 		free(in->path);
 		free(in);
 		return ret;

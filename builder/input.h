@@ -54,6 +54,11 @@ struct bld_input {
 };
 
 enum bld_input_kind bld_input_detect(const char *path);
+/* Refuses what cannot be an input: not a regular file or folder, empty. */
+int bld_input_check(const char *path, struct ni_err *e);
+/* Reads a gzip-compressed input to its end to check its CRC-32, which
+ * libarchive does not; a no-op for other inputs. */
+int bld_input_verify_gzip(const char *path, struct ni_err *e);
 
 /* Opens path for reading its entries; errors name the path. */
 int bld_input_open(struct bld_input **in, const char *path,

@@ -13,6 +13,7 @@
 
 struct arpriv {
 	struct archive *a;      /* the archive whose entries we hand out */
+	struct archive_entry *cur;
 	struct archive *outer;  /* .deb: the ar around data.tar */
 	unsigned char buf[1 << 16];
 };
@@ -30,10 +31,13 @@ static int ar_next(struct bld_input *in, struct archive_entry **ent)
 	struct arpriv *p = in->priv;
 	int r = archive_read_next_header(p->a, ent);
 
+	p->cur = NULL;
 	if (r == ARCHIVE_EOF)
 		return 0;
-	if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
+	if (r == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		p->cur = *ent;
 		return 1;
+	}
 	return ar_error(in, p->a, "corrupt or truncated archive");
 }
 
@@ -42,8 +46,14 @@ static int ar_read(struct bld_input *in, void *buf, size_t len, size_t *got)
 	struct arpriv *p = in->priv;
 	la_ssize_t n = archive_read_data(p->a, buf, len);
 
-	if (n < 0)
-		return ar_error(in, p->a, "corrupt or truncated archive");
+	if (n < 0) {
+		const char *msg = archive_error_string(p->a);
+
+		return ni_err_set(in->e, NI_EARCHIVE,
+				  "%s: entry '%s': corrupt or truncated archive%s%s",
+				  in->path, p->cur ? archive_entry_pathname(p->cur) : "?",
+				  msg ? ": " : "", msg ? msg : "");
+	}
 	*got = (size_t)n;
 	return 0;
 }
@@ -263,4 +273,39 @@ int bld_input_open_deb(struct bld_input *in)
 	if (archive_read_open_filename(p->outer, in->path, 1 << 16) != ARCHIVE_OK)
 		return ar_error(in, p->outer, "cannot open Debian package");
 	return scan_deb_members(in);
+}
+
+/* ---- gzip integrity ----------------------------------------------- */
+
+#include <zlib.h>
+
+int bld_input_verify_gzip(const char *path, struct ni_err *e)
+{
+	static __thread unsigned char buf[1 << 16];
+	unsigned char magic[2] = { 0 };
+	gzFile gz;
+	FILE *f = fopen(path, "rb");
+	int n, errnum;
+
+	if (f == NULL)
+		return 0; /* not a file (a folder): nothing to check */
+	n = (int)fread(magic, 1, 2, f);
+	fclose(f);
+	if (n != 2 || magic[0] != 0x1f || magic[1] != 0x8b)
+		return 0;
+	gz = gzopen(path, "rb");
+	if (gz == NULL)
+		return ni_err_errno(e, errno, "%s: cannot read", path);
+	while ((n = gzread(gz, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0) {
+		int ret = ni_err_set(e, NI_EARCHIVE,
+				     "%s: corrupt or truncated archive: gzip: %s",
+				     path, gzerror(gz, &errnum));
+
+		gzclose(gz);
+		return ret;
+	}
+	gzclose(gz);
+	return 0;
 }

@@ -183,6 +183,19 @@ static int new_inode(struct bld_overlay *ov, struct bld_input *in,
 	return ret;
 }
 
+/* Removes what lower layers put at d, keeping what this layer added. */
+static void hide_lower(struct bld_overlay *ov, struct bld_dentry *d)
+{
+	size_t i;
+
+	if (d->layer != ov->layer) {
+		bld_dentry_remove(ov->tree, d);
+		return;
+	}
+	for (i = d->n_kids; i-- > 0;)
+		hide_lower(ov, d->kids[i]);
+}
+
 static int whiteout(struct bld_overlay *ov, struct bld_dentry *dir,
 		    const char *leaf)
 {
@@ -197,8 +210,8 @@ static int whiteout(struct bld_overlay *ov, struct bld_dentry *dir,
 	}
 	/* As OCI says: a whiteout hides lower layers, not its own. */
 	d = bld_dir_lookup(dir, leaf + 4);
-	if (d != NULL && d->layer != ov->layer)
-		bld_dentry_remove(ov->tree, d);
+	if (d != NULL)
+		hide_lower(ov, d);
 	return 0;
 }
 

@@ -36,7 +36,8 @@ static int apply_layer(struct bld_ctx *c, size_t i)
 	size_t n_conf = 0;
 	int ret, deb;
 
-	if ((ret = bld_input_open(&in, l->path, c->e)) != 0)
+	if ((ret = bld_input_verify_gzip(l->path, c->e)) != 0 ||
+	    (ret = bld_input_open(&in, l->path, c->e)) != 0)
 		return ret;
 	l->kind = in->kind;
 	deb = in->kind == BLD_IN_DEB && i > 0;
@@ -320,7 +321,7 @@ static int open_writer(struct bld_ctx *c, struct bld_writer **w)
 		.workers = c->opts->workers,
 	};
 
-	return bld_writer_open(w, c->tmp, &o, c->e);
+	return bld_writer_open(w, c->tmp, c->image, &o, c->e);
 }
 
 int bld_pass_data(struct bld_ctx *c, struct bld_result *res)

@@ -59,16 +59,23 @@ int bld_inode_add_xattr(struct bld_inode *ino, const char *key,
 {
 	struct bld_xattr *x;
 
+	size_t at;
+
 	x = realloc(ino->xattrs, (ino->n_xattrs + 1) * sizeof(*x));
 	if (x == NULL)
 		return NI_ENOMEM;
 	ino->xattrs = x;
-	x += ino->n_xattrs;
+	/* Kept sorted by key: the image must not depend on listing order. */
+	for (at = ino->n_xattrs; at > 0 && strcmp(x[at - 1].key, key) > 0; at--)
+		;
+	memmove(x + at + 1, x + at, (ino->n_xattrs - at) * sizeof(*x));
+	x += at;
 	x->key = strdup(key);
 	x->value = malloc(size ? size : 1);
 	if (x->key == NULL || x->value == NULL) {
 		free(x->key);
 		free(x->value);
+		memmove(x, x + 1, (ino->n_xattrs - at) * sizeof(*x));
 		return NI_ENOMEM;
 	}
 	memcpy(x->value, value, size);

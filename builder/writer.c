@@ -138,12 +138,13 @@ static int create_processor(struct bld_writer *w, const struct bld_writer_opts *
 }
 
 int bld_writer_open(struct bld_writer **out, const char *path,
-		    const struct bld_writer_opts *o, struct ni_err *e)
+		    const char *shown, const struct bld_writer_opts *o,
+		    struct ni_err *e)
 {
 	struct bld_writer *w = calloc(1, sizeof(*w));
 	int ret;
 
-	if (w == NULL || (w->path = strdup(path)) == NULL) {
+	if (w == NULL || (w->path = strdup(shown)) == NULL) {
 		free(w);
 		return ni_err_set(e, NI_ENOMEM, "out of memory");
 	}
@@ -157,7 +158,7 @@ int bld_writer_open(struct bld_writer **out, const char *path,
 	errno = 0;
 	w->file = sqfs_open_file(path, SQFS_FILE_OPEN_OVERWRITE);
 	if (w->file == NULL) {
-		ret = ni_err_errno(e, errno ? errno : EIO, "%s: cannot create", path);
+		ret = ni_err_errno(e, errno ? errno : EIO, "%s: cannot create", shown);
 		bld_writer_close(w);
 		return ret;
 	}

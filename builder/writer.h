@@ -25,9 +25,10 @@ struct bld_writer_stats {
 
 struct bld_writer;
 
-/* Writes to path (the caller's temporary name). */
+/* Writes to path (the caller's temporary name); messages name shown. */
 int bld_writer_open(struct bld_writer **w, const char *path,
-		    const struct bld_writer_opts *o, struct ni_err *e);
+		    const char *shown, const struct bld_writer_opts *o,
+		    struct ni_err *e);
 /* A regular file's data: begin, append its bytes, end. group is a hash
  * of the file's path: it decides fragment group boundaries. */
 int bld_writer_begin_file(struct bld_writer *w, struct bld_inode *ino,

@@ -3,11 +3,13 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/cleanup.h"
 
 int main(int argc, char **argv)
 {
 	const struct cli_cmd *cmd;
 
+	ni_cleanup_install();
 	if (argc < 2)
 		return cmd_help(0, NULL) == 0 ? 2 : 2;
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {

@@ -1,5 +1,6 @@
 /* fsutil.c: atomic file replacement and small path helpers. */
 #include "common/fsutil.h"
+#include "common/cleanup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +64,7 @@ int ni_atomic_open(struct ni_atomic *a, const char *path, mode_t mode,
 		a->path = a->tmp = NULL;
 		return ni_err_errno(e, err, "%s: cannot create", path);
 	}
+	ni_cleanup_add(a->tmp);
 	/* mkstemp makes 0600; published files must be readable by others. */
 	if (fchmod(a->fd, mode) != 0) {
 		int err = errno;
@@ -101,6 +103,7 @@ int ni_atomic_commit(struct ni_atomic *a, struct ni_err *e)
 		err = errno;
 		goto fail;
 	}
+	ni_cleanup_remove(a->tmp);
 	free(a->tmp);
 	a->tmp = NULL;
 	ni_fsync_dir(a->path);
@@ -118,8 +121,10 @@ void ni_atomic_abort(struct ni_atomic *a)
 	if (a->fd >= 0)
 		close(a->fd);
 	a->fd = -1;
-	if (a->tmp != NULL)
+	if (a->tmp != NULL) {
 		unlink(a->tmp);
+		ni_cleanup_remove(a->tmp);
+	}
 	free(a->tmp);
 	free(a->path);
 	a->tmp = a->path = NULL;
