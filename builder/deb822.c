@@ -10,7 +10,7 @@
 
 /* dpkg's order for fields of the status file (lib/dpkg/parse.c). */
 static const char *const order[] = {
-	"Package", "Essential", "Status", "Priority", "Section",
+	"Package", "Essential", "Protected", "Status", "Priority", "Section",
 	"Installed-Size", "Origin", "Maintainer", "Bugs", "Architecture",
 	"Multi-Arch", "Source", "Version", "Config-Version", "Replaces",
 	"Provides", "Depends", "Pre-Depends", "Recommends", "Suggests",

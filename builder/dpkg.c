@@ -168,6 +168,8 @@ out:
 	bld_stanza_free(&j.old);
 	free(j.prefix);
 	free(j.old_prefix);
+	bld_dpkg_strv_free(j.obsolete, j.n_obsolete);
+	bld_dpkg_strv_free(j.obsolete_hash, j.n_obsolete);
 	return ret;
 }
 

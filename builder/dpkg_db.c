@@ -245,6 +245,63 @@ static void drop_one(struct bld_dpkg_job *j, const char *p,
 	bld_dentry_remove(j->t, d);
 }
 
+static int add_obsolete(struct bld_dpkg_job *j, const char *path, size_t plen,
+			const char *hash, size_t hlen)
+{
+	char **a = realloc(j->obsolete, (j->n_obsolete + 1) * sizeof(*a));
+	char **b = a ? realloc(j->obsolete_hash, (j->n_obsolete + 1) * sizeof(*b)) : NULL;
+
+	if (a != NULL)
+		j->obsolete = a;
+	if (b == NULL)
+		return NI_ENOMEM;
+	j->obsolete_hash = b;
+	a[j->n_obsolete] = strndup(path, plen);
+	b[j->n_obsolete] = strndup(hash, hlen);
+	if (a[j->n_obsolete] == NULL || b[j->n_obsolete] == NULL) {
+		free(a[j->n_obsolete]);
+		free(b[j->n_obsolete]);
+		return NI_ENOMEM;
+	}
+	j->n_obsolete++;
+	return 0;
+}
+
+/* The old version's conffiles this one does not ship stay on disk and in
+ * the list, marked obsolete, as dpkg does: they may hold local changes. */
+static int find_obsolete(struct bld_dpkg_job *j, struct strset *mine)
+{
+	const char *c = bld_stanza_get(&j->old, "Conffiles");
+	int ret = 0;
+
+	while (c != NULL && *c && ret == 0) {
+		const char *le = strchr(c, '\n'), *p, *sp;
+
+		if (le == NULL)
+			le = c + strlen(c);
+		for (p = c; p < le && *p == ' '; p++)
+			;
+		sp = memchr(p, ' ', (size_t)(le - p));
+		if (*p == '/' && sp != NULL) {
+			const char *h = sp + 1, *he = memchr(h, ' ', (size_t)(le - h));
+			char *path = strndup(p, (size_t)(sp - p));
+
+			if (path == NULL)
+				return NI_ENOMEM;
+			if (!set_has(mine, path)) {
+				ret = add_obsolete(j, p, (size_t)(sp - p), h,
+						   (size_t)((he ? he : le) - h));
+				if (ret == 0)
+					ret = set_add(mine, path, strlen(path));
+				qsort(mine->v, mine->n, sizeof(*mine->v), cmp_str);
+			}
+			free(path);
+		}
+		c = *le ? le + 1 : le;
+	}
+	return ret;
+}
+
 /* Removes what the old version listed and this one does not ship. */
 static int remove_dropped(struct bld_dpkg_job *j)
 {
@@ -260,6 +317,8 @@ static int remove_dropped(struct bld_dpkg_job *j)
 	for (i = 0; ret == 0 && i < j->n_paths; i++)
 		ret = set_add(&mine, j->paths[i], strlen(j->paths[i]));
 	qsort(mine.v, mine.n, sizeof(*mine.v), cmp_str);
+	if (ret == 0 && j->had_old)
+		ret = find_obsolete(j, &mine);
 	if (ret == 0 && (ret = other_lists(j, &others)) == 0 &&
 	    (ret = new_dentries(j, &nd, &n_nd)) == 0)
 		for (i = old.n; i-- > 0;)   /* children before folders */
@@ -337,6 +396,7 @@ static int conffiles(struct bld_dpkg_job *j, char **value)
 		else
 			strcpy(hex, "newconffile");
 		fprintf(m, "\n /%s %s", path, hex);
+		/* (obsolete ones follow the loop) */
 		if (old != NULL && old != d->ino && old->has_md5 && was != NULL) {
 			char oldhex[33];
 
@@ -345,6 +405,8 @@ static int conffiles(struct bld_dpkg_job *j, char **value)
 				ret = keep_modified(j, d, old);
 		}
 	}
+	for (i = 0; i < j->n_obsolete; i++)
+		fprintf(m, "\n %s %s obsolete", j->obsolete[i], j->obsolete_hash[i]);
 	if (fclose(m) != 0 && ret == 0)
 		ret = NI_ENOMEM;
 	if (ret != 0 || len == 0) {
@@ -374,6 +436,13 @@ static int new_stanza(struct bld_dpkg_job *j, char **text)
 			? bld_stanza_get(&j->old, "Version")
 			: bld_stanza_get(&j->old, "Config-Version");
 	}
+	/* dpkg leaves out fields that only state the default. */
+	if (bld_stanza_get(&st, "Essential") && strcmp(bld_stanza_get(&st, "Essential"), "no") == 0)
+		bld_stanza_del(&st, "Essential");
+	if (bld_stanza_get(&st, "Protected") && strcmp(bld_stanza_get(&st, "Protected"), "no") == 0)
+		bld_stanza_del(&st, "Protected");
+	if (bld_stanza_get(&st, "Multi-Arch") && strcmp(bld_stanza_get(&st, "Multi-Arch"), "no") == 0)
+		bld_stanza_del(&st, "Multi-Arch");
 	if (ret == 0)
 		ret = bld_stanza_set(&st, "Status", "install ok unpacked");
 	if (ret == 0 && cfgv != NULL)
@@ -423,6 +492,40 @@ static int write_status(struct bld_dpkg_job *j, struct status *s, long idx,
 	return 0;
 }
 
+/* Rewrites a list file without the lines in drop. */
+static int drop_lines(struct bld_inode *ino, const struct strset *drop)
+{
+	const char *p = (const char *)ino->src.mem, *end = p + ino->src.mem_len;
+	char *out = malloc(ino->src.mem_len + 1), *o = out, line[4096];
+	int changed = 0;
+
+	if (out == NULL)
+		return NI_ENOMEM;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
+
+		if (n < sizeof(line)) {
+			memcpy(line, p, n);
+			line[n] = '\0';
+		}
+		if (n < sizeof(line) && set_has(drop, line)) {
+			changed = 1;
+		} else {
+			memcpy(o, p, n);
+			o += n;
+			*o++ = '\n';
+		}
+		p += n + 1;
+	}
+	if (!changed) {
+		free(out);
+		return 0;
+	}
+	bld_inode_set_mem(ino, (unsigned char *)out, (size_t)(o - out));
+	return 0;
+}
+
 static int is_info_of(const char *name, const char *prefix)
 {
 	size_t n = strlen(prefix), i;
@@ -455,6 +558,76 @@ static int put_info(struct bld_dpkg_job *j, struct bld_dentry *info,
 	return bld_dir_put(j->t, info, name, ino, j->layer) ? 0 : NI_ENOMEM;
 }
 
+static int is_conffile(const struct bld_dpkg_job *j, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < j->pre_n; i++)
+		if (strcmp(bld_dpkg_pre_path(j, i), path) == 0)
+			return 1;
+	return 0;
+}
+
+/* dpkg writes PKG.md5sums itself for a package that ships none: every
+ * regular file but the conffiles, in the package's order. */
+static int make_md5sums(struct bld_dpkg_job *j, struct bld_dentry *info)
+{
+	char *buf = NULL, hex[33];
+	size_t len = 0, i;
+	FILE *m = open_memstream(&buf, &len);
+	int ret;
+
+	if (m == NULL)
+		return NI_ENOMEM;
+	for (i = 0; i < j->n_paths; i++) {
+		const char *p = j->paths[i] + 1;
+		struct bld_dentry *d = bld_tree_resolve(j->t, p, 0);
+
+		if (d == NULL || !S_ISREG(d->ino->mode) || !d->ino->has_md5 ||
+		    is_conffile(j, p))
+			continue;
+		ni_hex(d->ino->md5, 16, hex);
+		fprintf(m, "%s  %s\n", hex, p);
+	}
+	if (fclose(m) != 0) {
+		free(buf);
+		return NI_ENOMEM;
+	}
+	ret = len ? put_info(j, info, "md5sums", buf, len, 0644) : 0;
+	free(buf);
+	return ret;
+}
+
+/* Files this package now ships leave other packages' lists, as when dpkg
+ * replaces them (Replaces:); folders stay shared. */
+static int take_over(struct bld_dpkg_job *j, struct bld_dentry *info)
+{
+	struct strset mine = { 0 };
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; ret == 0 && i < j->n_paths; i++) {
+		/* Followed: a folder reached through merged-/usr's links
+		 * (/lib) is shared, never taken. */
+		struct bld_dentry *d = bld_tree_resolve(j->t, j->paths[i] + 1, 1);
+
+		if (d != NULL && !bld_is_dir(d))
+			ret = set_add(&mine, j->paths[i], strlen(j->paths[i]));
+	}
+	qsort(mine.v, mine.n, sizeof(*mine.v), cmp_str);
+	for (i = 0; ret == 0 && mine.n > 0 && i < info->n_kids; i++) {
+		struct bld_dentry *k = info->kids[i];
+		size_t n = strlen(k->name);
+
+		if (n < 6 || strcmp(k->name + n - 5, ".list") != 0 ||
+		    is_info_of(k->name, j->prefix) || k->ino->src.layer != -1)
+			continue;
+		ret = drop_lines(k->ino, &mine);
+	}
+	set_free(&mine);
+	return ret;
+}
+
 static int write_info(struct bld_dpkg_job *j)
 {
 	struct bld_dentry *info = bld_tree_resolve(j->t, INFODIR, 1);
@@ -473,9 +646,15 @@ static int write_info(struct bld_dpkg_job *j)
 		return NI_ENOMEM;
 	for (i = 0; i < j->n_paths; i++)
 		fprintf(m, "%s\n", j->paths[i]);
+	for (i = 0; i < j->n_obsolete; i++)
+		fprintf(m, "%s\n", j->obsolete[i]);
 	if (fclose(m) == 0)
 		ret = put_info(j, info, "list", list, len, 0644);
 	free(list);
+	if (ret == 0 && bld_input_ctlfile(j->in, "md5sums") == NULL)
+		ret = make_md5sums(j, info);
+	if (ret == 0)
+		ret = take_over(j, info);
 	for (i = 0; ret == 0 && i < j->in->n_ctl; i++) {
 		const struct bld_ctlfile *c = &j->in->ctl[i];
 

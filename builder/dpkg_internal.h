@@ -24,6 +24,10 @@ struct bld_dpkg_job {
 	int had_old;
 	char *prefix;              /* info file prefix: PKG or PKG:ARCH */
 	char *old_prefix;
+	/* Conffiles of the old version this one no longer ships: dpkg keeps
+	 * them, listed, and marks them obsolete. "/path" and the old hash. */
+	char **obsolete, **obsolete_hash;
+	size_t n_obsolete;
 };
 
 int bld_dpkg_run(struct bld_dpkg_job *j);

@@ -178,7 +178,9 @@ static int new_inode(struct bld_overlay *ov, struct bld_input *in,
 	ino->src.layer = ov->layer;
 	ino->src.ordinal = ov->entries;
 	ret = 0;
-	if (wants_capture(path) || wants_md5(ov, path))
+	/* A package's files all get an MD5: dpkg writes PKG.md5sums itself
+	 * for a package that ships none. */
+	if (wants_capture(path) || wants_md5(ov, path) || (ov->flags & BLD_LAYER_DEB))
 		ret = read_content(ov, in, ino, path, wants_capture(path));
 	return ret;
 }
