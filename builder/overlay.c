@@ -113,6 +113,39 @@ static int set_meta(struct bld_overlay *ov, struct bld_inode *ino,
 	return 0;
 }
 
+/* An MD5 of a file too large to keep: streamed. */
+static int md5_stream(struct bld_overlay *ov, struct bld_input *in,
+		      struct bld_inode *ino, const char *path)
+{
+	unsigned char buf[1 << 16];
+	struct ni_sha256 *h = ni_md5_new();
+	uint64_t used = 0;
+	size_t got;
+	int ret;
+
+	if (h == NULL)
+		return ni_err_set(ov->e, NI_ENOMEM, "out of memory");
+	while ((ret = bld_input_read(in, buf, sizeof(buf), &got)) == 0 && got > 0) {
+		ni_sha256_update(h, buf, got);
+		used += got;
+	}
+	if (ret == 0 && used != ino->size)
+		ret = ni_err_set(ov->e, NI_EARCHIVE, "%s: entry '%s': truncated",
+				 in->path, path);
+	if (ret != 0) {
+		ni_sha256_free(h);
+		return ret;
+	}
+	{
+		uint8_t d[NI_SHA256_LEN];
+
+		ni_sha256_final(h, d);   /* MD5: the first 16 bytes */
+		memcpy(ino->md5, d, sizeof(ino->md5));
+	}
+	ino->has_md5 = 1;
+	return 0;
+}
+
 static int read_content(struct bld_overlay *ov, struct bld_input *in,
 			struct bld_inode *ino, const char *path, int keep)
 {
@@ -120,9 +153,11 @@ static int read_content(struct bld_overlay *ov, struct bld_input *in,
 	unsigned char *buf;
 	int ret;
 
+	if (ino->size > CAPTURE_MAX && !keep)
+		return md5_stream(ov, in, ino, path);
 	if (ino->size > CAPTURE_MAX)
-		return keep ? ni_err_set(ov->e, NI_EINVAL, "%s: '%s' too large",
-					 in->path, path) : 0;
+		return ni_err_set(ov->e, NI_EINVAL, "%s: '%s' too large",
+				  in->path, path);
 	buf = malloc(cap);
 	if (buf == NULL)
 		return ni_err_set(ov->e, NI_ENOMEM, "out of memory");
@@ -206,8 +241,7 @@ static int whiteout(struct bld_overlay *ov, struct bld_dentry *dir,
 
 	if (strcmp(leaf, ".wh..wh..opq") == 0) {
 		for (i = dir->n_kids; i-- > 0;)
-			if (dir->kids[i]->layer < ov->layer)
-				bld_dentry_remove(ov->tree, dir->kids[i]);
+			hide_lower(ov, dir->kids[i]);
 		return 0;
 	}
 	/* As OCI says: a whiteout hides lower layers, not its own. */

@@ -193,6 +193,10 @@ struct bld_dentry *bld_dir_put(struct bld_tree *t, struct bld_dentry *dir,
 
 	if (found) {
 		d = dir->kids[i];
+		if (d->ino == ino) {       /* a hard link to itself */
+			d->layer = layer;
+			return d;
+		}
 		while (d->n_kids > 0)
 			bld_dentry_remove(t, d->kids[d->n_kids - 1]);
 		bld_inode_unref(d->ino);

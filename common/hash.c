@@ -24,6 +24,19 @@ struct ni_sha256 *ni_sha256_new(void)
 	return (struct ni_sha256 *)ctx;
 }
 
+struct ni_sha256 *ni_md5_new(void)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx == NULL)
+		return NULL;
+	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return NULL;
+	}
+	return (struct ni_sha256 *)ctx;
+}
+
 void ni_sha256_update(struct ni_sha256 *h, const void *data, size_t len)
 {
 	EVP_DigestUpdate((EVP_MD_CTX *)h, data, len);

@@ -16,6 +16,9 @@ void ni_sha256_update(struct ni_sha256 *h, const void *data, size_t len);
 void ni_sha256_final(struct ni_sha256 *h, uint8_t out[NI_SHA256_LEN]);
 void ni_sha256_free(struct ni_sha256 *h);
 
+/* The same streaming API for MD5 (dpkg's md5sums); final writes 16 bytes. */
+struct ni_sha256 *ni_md5_new(void);
+
 void ni_sha256_buf(const void *data, size_t len, uint8_t out[NI_SHA256_LEN]);
 /* Hashes a whole file; returns 0 or a negative errno. */
 int ni_sha256_file(const char *path, uint8_t out[NI_SHA256_LEN]);

@@ -454,5 +454,27 @@ else
 	if command -v fusermount >/dev/null; then timeout 30 fusermount -u "$F"; else timeout 30 umount "$F"; fi
 fi
 
+# ========================================================================
+# edge cases found by review
+# ========================================================================
+# a tar that lists the same file twice stores the second as a hard link to
+# its own path: the build must not free the file under itself
+E=$T/edge
+mkdir -p "$E/b/d/keep" "$E/p/d/keep"
+echo x >"$E/f"
+tar --numeric-owner --owner=0 --group=0 -C "$E" -cf "$E/self.tar" ./f ./f
+echo base >"$E/b/g"
+ok "a patch with a hard link to its own path builds" build_with selfln "$E/b" "$E/self.tar"
+is "$(unsquashfs -cat "$T/selfln/x.sqfs" f 2>&1)" x "... and keeps the file"
+# .wh..wh..opq hides every lower-layer entry of the folder, even below a
+# subfolder the same patch declared before the marker
+echo old >"$E/b/d/keep/old"
+echo new >"$E/p/d/keep/new"
+: >"$E/p/d/.wh..wh..opq"
+tarp "$E/opq.tar" "$E/p" ./d/ ./d/keep/ ./d/keep/new ./d/.wh..wh..opq
+ok "an opaque folder after a re-declared subfolder builds" build_with opq2 "$E/b" "$E/opq.tar"
+is "$(unsquashfs -lln "$T/opq2/x.sqfs" 2>/dev/null | awk '{print $6}' | grep '/d/' | sed 's|^squashfs-root/||' | sort | tr '\n' ' ')" \
+	"d/keep d/keep/new " "... shows only what the patch put there"
+
 plan $_n
 done_testing
