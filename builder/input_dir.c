@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "builder/linkmap.h"
 #include "common/fsutil.h"
 
 struct frame {
@@ -23,19 +24,12 @@ struct frame {
 	size_t n, i;
 };
 
-struct link {
-	dev_t dev;
-	ino_t ino;
-	char *path;
-};
-
 struct dirpriv {
 	struct archive *disk;
 	struct archive_entry *ent;
 	struct frame *stack;
 	size_t depth, cap;
-	struct link *links;
-	size_t n_links, cap_links;
+	struct bld_linkmap links;
 	int started;
 	int fd;         /* the current regular file, opened on first read */
 	char *cur_abs;  /* its path, while it is the current entry */
@@ -124,38 +118,6 @@ static int push(struct bld_input *in, const char *rel)
 	return ret;
 }
 
-/* Returns the first path seen for a multiply-linked file, or NULL after
- * recording this one. */
-static const char *seen_link(struct dirpriv *p, const struct stat *st,
-			     const char *rel, int *err)
-{
-	size_t i;
-
-	*err = 0;
-	for (i = 0; i < p->n_links; i++)
-		if (p->links[i].dev == st->st_dev && p->links[i].ino == st->st_ino)
-			return p->links[i].path;
-	if (p->n_links == p->cap_links) {
-		size_t cap = p->cap_links ? p->cap_links * 2 : 16;
-		struct link *l = realloc(p->links, cap * sizeof(*l));
-
-		if (l == NULL) {
-			*err = NI_ENOMEM;
-			return NULL;
-		}
-		p->links = l;
-		p->cap_links = cap;
-	}
-	p->links[p->n_links].dev = st->st_dev;
-	p->links[p->n_links].ino = st->st_ino;
-	p->links[p->n_links].path = strdup(rel);
-	if (p->links[p->n_links].path == NULL)
-		*err = NI_ENOMEM;
-	else
-		p->n_links++;
-	return NULL;
-}
-
 static int fill_entry(struct bld_input *in, const char *rel,
 		      struct archive_entry **ent)
 {
@@ -185,7 +147,7 @@ static int fill_entry(struct bld_input *in, const char *rel,
 	free(p->cur_abs);
 	p->cur_abs = abs;
 	if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
-		first = seen_link(p, &st, rel, &err);
+		first = bld_linkmap_seen(&p->links, st.st_dev, st.st_ino, rel, &err);
 		if (err)
 			return ni_err_set(in->e, err, "out of memory");
 		if (first != NULL) {
@@ -254,16 +216,13 @@ static int dir_read(struct bld_input *in, void *buf, size_t len, size_t *got)
 static void dir_close(struct bld_input *in)
 {
 	struct dirpriv *p = in->priv;
-	size_t i;
 
 	if (p == NULL)
 		return;
 	while (p->depth > 0)
 		frame_free(&p->stack[--p->depth]);
 	free(p->stack);
-	for (i = 0; i < p->n_links; i++)
-		free(p->links[i].path);
-	free(p->links);
+	bld_linkmap_free(&p->links);
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->cur_abs);

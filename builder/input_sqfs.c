@@ -1,6 +1,7 @@
 /* input_sqfs.c: a squashfs image as a stream of entries (libsquashfs's
  * directory and data readers), so an existing image can be the base. */
 #include "builder/input.h"
+#include "builder/linkmap.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -19,11 +20,6 @@
 #include <sqfs/xattr.h>
 #include <sqfs/xattr_reader.h>
 
-struct seen {
-	sqfs_u32 inum;
-	char *path;
-};
-
 struct sqpriv {
 	sqfs_file_t *file;
 	sqfs_super_t super;
@@ -36,8 +32,7 @@ struct sqpriv {
 	int started;
 	struct archive_entry *ent;
 	sqfs_u64 offset;
-	struct seen *seen;
-	size_t n_seen, cap_seen;
+	struct bld_linkmap links;
 };
 
 static int sq_err(struct bld_input *in, int err, const char *what)
@@ -86,32 +81,6 @@ static int add_xattrs(struct bld_input *in, struct sqpriv *p,
 	return 0;
 }
 
-static const char *seen_before(struct sqpriv *p, sqfs_u32 inum,
-			       const char *path, int *err)
-{
-	size_t i;
-
-	*err = 0;
-	for (i = 0; i < p->n_seen; i++)
-		if (p->seen[i].inum == inum)
-			return p->seen[i].path;
-	if (p->n_seen == p->cap_seen) {
-		size_t cap = p->cap_seen ? p->cap_seen * 2 : 16;
-		struct seen *s = realloc(p->seen, cap * sizeof(*s));
-
-		if (s == NULL) {
-			*err = NI_ENOMEM;
-			return NULL;
-		}
-		p->seen = s;
-		p->cap_seen = cap;
-	}
-	p->seen[p->n_seen].inum = inum;
-	p->seen[p->n_seen].path = strdup(path);
-	p->n_seen++;
-	return NULL;
-}
-
 static int fill(struct bld_input *in, struct sqpriv *p, sqfs_tree_node_t *n)
 {
 	const sqfs_inode_generic_t *ino = n->inode;
@@ -137,7 +106,11 @@ static int fill(struct bld_input *in, struct sqpriv *p, sqfs_tree_node_t *n)
 	if (S_ISREG(ino->base.mode)) {
 		sqfs_inode_get_file_size(ino, &size);
 		archive_entry_set_size(p->ent, (la_int64_t)size);
-		first = seen_before(p, ino->base.inode_number, path + 1, &err);
+		/* Only extended file inodes can have more than one link. */
+		first = ino->base.type == SQFS_INODE_EXT_FILE &&
+			ino->data.file_ext.nlink > 1
+			? bld_linkmap_seen(&p->links, 0, ino->base.inode_number,
+					   path + 1, &err) : NULL;
 		if (first != NULL) {
 			archive_entry_copy_hardlink(p->ent, first);
 			archive_entry_set_size(p->ent, 0);
@@ -181,13 +154,10 @@ static int sq_read(struct bld_input *in, void *buf, size_t len, size_t *got)
 static void sq_close(struct bld_input *in)
 {
 	struct sqpriv *p = in->priv;
-	size_t i;
 
 	if (p == NULL)
 		return;
-	for (i = 0; i < p->n_seen; i++)
-		free(p->seen[i].path);
-	free(p->seen);
+	bld_linkmap_free(&p->links);
 	if (p->ent) archive_entry_free(p->ent);
 	if (p->root) sqfs_dir_tree_destroy(p->root);
 	if (p->xr) sqfs_destroy(p->xr);

@@ -46,15 +46,20 @@ int ni_err_from_errno(int errnum)
 	}
 }
 
+static void set_v(struct ni_err *e, int code, const char *fmt, va_list ap)
+{
+	e->code = code;
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+}
+
 int ni_err_set(struct ni_err *e, int code, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (e == NULL)
 		return code;
-	e->code = code;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	set_v(e, code, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -67,9 +72,8 @@ int ni_err_errno(struct ni_err *e, int errnum, const char *fmt, ...)
 
 	if (e == NULL)
 		return code;
-	e->code = code;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	set_v(e, code, fmt, ap);
 	va_end(ap);
 	n = strlen(e->msg);
 	snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(errnum));

@@ -10,31 +10,28 @@ struct ni_sha256 {
 	EVP_MD_CTX *ctx;
 };
 
-struct ni_sha256 *ni_sha256_new(void)
+/* The context pointer is the handle: no extra allocation needed. */
+static struct ni_sha256 *digest_new(const EVP_MD *md)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
 	if (ctx == NULL)
 		return NULL;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+	if (EVP_DigestInit_ex(ctx, md, NULL) != 1) {
 		EVP_MD_CTX_free(ctx);
 		return NULL;
 	}
-	/* The context pointer is the handle: no extra allocation needed. */
 	return (struct ni_sha256 *)ctx;
+}
+
+struct ni_sha256 *ni_sha256_new(void)
+{
+	return digest_new(EVP_sha256());
 }
 
 struct ni_sha256 *ni_md5_new(void)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-	if (ctx == NULL)
-		return NULL;
-	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		return NULL;
-	}
-	return (struct ni_sha256 *)ctx;
+	return digest_new(EVP_md5());
 }
 
 void ni_sha256_update(struct ni_sha256 *h, const void *data, size_t len)
