@@ -175,7 +175,7 @@ measure() {
 			ERR[$key]="failed under hyperfine: $(tail -n 1 "$run/hyperfine.log" | tr '|' '/' | cut -c1-80)"
 			return 0
 		fi
-		read -r WALL[$key] SD[$key] < <(perl -MJSON::PP -e '
+		read -r "WALL[$key]" "SD[$key]" < <(perl -MJSON::PP -e '
 			local $/; my $r = decode_json(<STDIN>)->{results}[0];
 			printf "%.3f %.3f\n", $r->{mean}, $r->{stddev} // 0' <"$run/hyperfine.json")
 	else
@@ -188,7 +188,7 @@ measure() {
 			}
 			secs+=("$(to_secs "$(time_v "$run/time.$i.txt" "Elapsed (wall clock) time (h:mm:ss or m:ss)")")")
 		done
-		read -r WALL[$key] SD[$key] < <(printf '%s\n' "${secs[@]}" | awk '
+		read -r "WALL[$key]" "SD[$key]" < <(printf '%s\n' "${secs[@]}" | awk '
 			{ s += $1; q += $1 * $1; n++ }
 			END { m = s / n; v = n > 1 ? (q - n * m * m) / (n - 1) : 0; if (v < 0) v = 0
 			      printf "%.3f %.3f\n", m, sqrt(v) }')
