@@ -6,16 +6,17 @@
 # Development builds treat warnings as errors; `make RELEASE=1` does not.
 
 CC ?= cc
-PKGS := libarchive libsquashfs1 openssl jansson inih zlib
+PKGS := libarchive libsquashfs1 openssl jansson inih zlib libcurl libmicrohttpd
 BUILD := build
 ASAN_BUILD := build-asan
 
 # Debian packages the build, the tests and the example need.
 DEB_BUILD := gcc make pkg-config libarchive-dev libsquashfs-dev libssl-dev \
-	libjansson-dev libinih-dev zlib1g-dev
+	libjansson-dev libinih-dev zlib1g-dev libcurl4-openssl-dev \
+	libmicrohttpd-dev
 DEB_TEST := perl squashfs-tools squashfs-tools-ng squashfuse debootstrap \
 	busybox-static zstd xz-utils dpkg-dev fakeroot util-linux kmod \
-	ca-certificates attr fuse3 libarchive-tools
+	ca-certificates attr fuse3 libarchive-tools curl nginx-light
 DEB_BENCH := hyperfine time
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
