@@ -29,5 +29,6 @@ const struct cli_cmd *cli_find(const char *name);
 int cmd_help(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_patch(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 #endif

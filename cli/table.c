@@ -21,6 +21,13 @@ const struct cli_cmd cli_commands[] = {
 	  "       netimg patch list --catalog DIR [--json]\n"
 	  "\n"
 	  "Severities: critical, important, moderate, low.\n" },
+	{ "inspect", cmd_inspect, "show how an image is cut into repository chunks",
+	  "usage: netimg inspect IMAGE.sqfs [--chunks]\n"
+	  "\n"
+	  "Reads the image's squashfs layout back (each file's data blocks, the\n"
+	  "fragment blocks, the metadata tables) and shows the chunks the\n"
+	  "repository stores it as: counts and bytes per kind, or with --chunks\n"
+	  "one line per chunk: OFFSET LENGTH KIND SHA256.\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },
