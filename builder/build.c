@@ -133,10 +133,12 @@ static int fsync_path(const char *path)
 	return ret;
 }
 
-static int make_tmp(struct bld_ctx *c)
+/* The output folder, and an unlinked spool file in it for the patches'
+ * file data (so it is on the disk the image goes to, not in /tmp). */
+static int make_spool(struct bld_ctx *c)
 {
-	char *dir = ni_dirname(c->image);
-	int fd, ret;
+	char *dir = ni_dirname(c->image), *tmp = NULL;
+	int ret;
 
 	if (dir == NULL)
 		return ni_err_set(c->e, NI_ENOMEM, "out of memory");
@@ -144,6 +146,21 @@ static int make_tmp(struct bld_ctx *c)
 	free(dir);
 	if (ret != 0)
 		return ret;
+	if (asprintf(&tmp, "%s.spool.XXXXXX", c->image) < 0)
+		return ni_err_set(c->e, NI_ENOMEM, "out of memory");
+	c->spool_fd = mkstemp(tmp);
+	if (c->spool_fd < 0)
+		ret = ni_err_errno(c->e, errno, "%s: cannot create", c->image);
+	else
+		unlink(tmp);
+	free(tmp);
+	return ret;
+}
+
+static int make_tmp(struct bld_ctx *c)
+{
+	int fd, ret;
+
 	if (asprintf(&c->tmp, "%s.tmp.XXXXXX", c->image) < 0)
 		return ni_err_set(c->e, NI_ENOMEM, "out of memory");
 	fd = mkstemp(c->tmp);
@@ -208,6 +225,8 @@ static void ctx_free(struct bld_ctx *c)
 		bld_dpkg_pkg_free(&c->layers[i].pkg);
 	}
 	free(c->layers);
+	if (c->spool_fd >= 0)
+		close(c->spool_fd);
 	if (c->tmp != NULL) {
 		unlink(c->tmp);
 		ni_cleanup_remove(c->tmp);
@@ -231,6 +250,7 @@ int bld_build(const struct bld_options *o, struct bld_result *res,
 
 	memset(&c, 0, sizeof(c));
 	memset(res, 0, sizeof(*res));
+	c.spool_fd = -1;
 	c.e = e;
 	c.opts = o;
 	if ((ret = bld_recipe_load(o->recipe, &c.recipe, e)) != 0)
@@ -242,6 +262,7 @@ int bld_build(const struct bld_options *o, struct bld_result *res,
 		goto out;
 	}
 	if ((ret = plan_layers(&c)) != 0 ||
+	    (ret = make_spool(&c)) != 0 ||
 	    (ret = bld_pass_layers(&c)) != 0 ||
 	    (ret = make_tmp(&c)) != 0 ||
 	    (ret = bld_pass_data(&c, res)) != 0 ||

@@ -30,6 +30,8 @@ struct bld_ctx {
 	struct bld_tree tree;
 	char *image, *tmp;
 	char *kernel_release;           /* [boot] kernel = image: found */
+	int spool_fd;                   /* patches' files (unlinked temp) */
+	uint64_t spool_size;
 	uint64_t n_files, n_dirs, n_links, n_other, data_bytes;
 };
 

@@ -38,8 +38,10 @@ int bld_frag_new(struct bld_frag **out, uint32_t block_size)
 	if (f == NULL)
 		return NI_ENOMEM;
 	f->block_size = block_size;
-	/* Tails average a few KiB: aim at groups of a few dozen files. */
-	f->group_factor = block_size / 4096 ? block_size / 4096 : 1;
+	/* Tails average a few KiB: groups of about 8 files (with 128 KiB
+	 * blocks) keep a change to one file to about one fragment block, for
+	 * 0.5% more image than packing blocks full (measured on minbase). */
+	f->group_factor = block_size / 16384 ? block_size / 16384 : 1;
 	f->buf = malloc(block_size);
 	f->tab_cap = 1024;
 	f->tab = calloc(f->tab_cap, sizeof(*f->tab));

@@ -3,6 +3,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -113,36 +115,48 @@ static int set_meta(struct bld_overlay *ov, struct bld_inode *ino,
 	return 0;
 }
 
-/* An MD5 of a file too large to keep: streamed. */
-static int md5_stream(struct bld_overlay *ov, struct bld_input *in,
-		      struct bld_inode *ino, const char *path)
+/* Streams an entry's data: into its MD5 when want_md5, and into the
+ * spool (for a patch's file, so the second pass need not reopen the
+ * patch) when ov->spool_fd >= 0. */
+static int stream_data(struct bld_overlay *ov, struct bld_input *in,
+		       struct bld_inode *ino, const char *path, int want_md5)
 {
 	unsigned char buf[1 << 16];
-	struct ni_sha256 *h = ni_md5_new();
-	uint64_t used = 0;
+	struct ni_sha256 *h = want_md5 ? ni_md5_new() : NULL;
+	uint64_t used = 0, at = *ov->spool_size;
 	size_t got;
 	int ret;
 
-	if (h == NULL)
+	if (want_md5 && h == NULL)
 		return ni_err_set(ov->e, NI_ENOMEM, "out of memory");
 	while ((ret = bld_input_read(in, buf, sizeof(buf), &got)) == 0 && got > 0) {
-		ni_sha256_update(h, buf, got);
+		if (h != NULL)
+			ni_sha256_update(h, buf, got);
+		if (pwrite(ov->spool_fd, buf, got, (off_t)(at + used)) != (ssize_t)got) {
+			ret = ni_err_errno(ov->e, errno, "%s: cannot spool '%s'",
+					   in->path, path);
+			break;
+		}
 		used += got;
 	}
 	if (ret == 0 && used != ino->size)
 		ret = ni_err_set(ov->e, NI_EARCHIVE, "%s: entry '%s': truncated",
 				 in->path, path);
 	if (ret != 0) {
-		ni_sha256_free(h);
+		if (h != NULL)
+			ni_sha256_free(h);
 		return ret;
 	}
-	{
+	if (h != NULL) {
 		uint8_t d[NI_SHA256_LEN];
 
 		ni_sha256_final(h, d);   /* MD5: the first 16 bytes */
 		memcpy(ino->md5, d, sizeof(ino->md5));
+		ino->has_md5 = 1;
 	}
-	ino->has_md5 = 1;
+	ino->src.spooled = 1;
+	ino->src.spool_off = at;
+	*ov->spool_size += used;
 	return 0;
 }
 
@@ -153,8 +167,6 @@ static int read_content(struct bld_overlay *ov, struct bld_input *in,
 	unsigned char *buf;
 	int ret;
 
-	if (ino->size > CAPTURE_MAX && !keep)
-		return md5_stream(ov, in, ino, path);
 	if (ino->size > CAPTURE_MAX)
 		return ni_err_set(ov->e, NI_EINVAL, "%s: '%s' too large",
 				  in->path, path);
@@ -214,9 +226,14 @@ static int new_inode(struct bld_overlay *ov, struct bld_input *in,
 	ino->src.ordinal = ov->entries;
 	ret = 0;
 	/* A package's files all get an MD5: dpkg writes PKG.md5sums itself
-	 * for a package that ships none. */
-	if (wants_capture(path) || wants_md5(ov, path) || (ov->flags & BLD_LAYER_DEB))
-		ret = read_content(ov, in, ino, path, wants_capture(path));
+	 * for a package that ships none. A patch's files are spooled. */
+	if (wants_capture(path))
+		ret = read_content(ov, in, ino, path, 1);
+	else if (!(ov->flags & BLD_LAYER_BASE))
+		ret = stream_data(ov, in, ino, path,
+				  wants_md5(ov, path) || (ov->flags & BLD_LAYER_DEB));
+	else if (wants_md5(ov, path))
+		ret = read_content(ov, in, ino, path, 0);
 	return ret;
 }
 
@@ -300,8 +317,10 @@ static int apply_hardlink(struct bld_overlay *ov, struct bld_input *in,
 				  in->path, entry, target);
 	if (bld_is_dir(t))
 		return unsafe(ov, in, entry, "hard link to a folder");
-	if (bld_dir_put(ov->tree, dir, leaf, t->ino, ov->layer) == NULL)
+	if ((t = bld_dir_put(ov->tree, dir, leaf, t->ino, ov->layer)) == NULL)
 		return ni_err_set(ov->e, NI_ENOMEM, "out of memory");
+	if (ov->flags & BLD_LAYER_BASE)
+		t->base_pos = ov->entries;
 	return 0;
 }
 
@@ -337,8 +356,14 @@ static int apply_file(struct bld_overlay *ov, struct bld_input *in,
 		return unsafe(ov, in, archive_entry_pathname(ent),
 			      "the root must be a folder");
 	ret = new_inode(ov, in, ent, norm, &ino);
-	if (ret == 0 && bld_dir_put(ov->tree, dir, leaf, ino, ov->layer) == NULL)
-		ret = ni_err_set(ov->e, NI_ENOMEM, "out of memory");
+	if (ret == 0) {
+		struct bld_dentry *d = bld_dir_put(ov->tree, dir, leaf, ino, ov->layer);
+
+		if (d == NULL)
+			ret = ni_err_set(ov->e, NI_ENOMEM, "out of memory");
+		else if (ov->flags & BLD_LAYER_BASE)
+			d->base_pos = ov->entries;
+	}
 	if (ret != 0 && ino != NULL && ino->links == 0) {
 		ino->links = 1;
 		bld_inode_unref(ino);

@@ -30,6 +30,10 @@ struct bld_overlay {
 	 * package's conffiles. Borrowed. */
 	char *const *md5_paths;
 	size_t n_md5_paths;
+	/* Patches' files are copied here in the first pass (not the base's:
+	 * the base is read again, in order). */
+	int spool_fd;
+	uint64_t *spool_size;
 };
 
 /* Reads every entry of in and applies it to ov->tree. */

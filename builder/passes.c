@@ -1,5 +1,7 @@
 /* passes.c: the build's two passes over the layers. */
+#include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 struct item {
 	struct bld_inode *ino;
 	uint64_t group;
+	uint64_t pos;       /* where it goes: see cmp_items */
 	size_t seq;         /* tree order: the tie-break, so qsort is stable */
 };
 
@@ -51,6 +54,8 @@ static int apply_layer(struct bld_ctx *c, size_t i)
 		ret = bld_dpkg_conffiles(in, &conf, &n_conf) ? NI_ENOMEM : 0;
 	ov.md5_paths = conf;
 	ov.n_md5_paths = n_conf;
+	ov.spool_fd = c->spool_fd;
+	ov.spool_size = &c->spool_size;
 	if (ret == 0)
 		ret = bld_overlay_apply(&ov, in);
 	if (ret == 0 && deb)
@@ -182,6 +187,12 @@ static int collect_cb(struct bld_dentry *d, void *user)
 	}
 	k->items[k->n].ino = d->ino;
 	k->items[k->n].group = path_hash(d);
+	/* A base file streams from the base, in its order; a patch's file
+	 * takes the place the base had at its path, if it had one. Files the
+	 * builder made (dpkg's database, /etc/netimg-release) go last: so an
+	 * image rebuilt from itself comes out the same. */
+	k->items[k->n].pos = d->ino->src.layer == 0 ? d->ino->src.ordinal
+		: d->ino->src.layer > 0 ? d->base_pos : UINT64_MAX;
 	k->items[k->n].seq = k->n;
 	k->n++;
 	k->total += d->ino->size;
@@ -195,6 +206,11 @@ static int cmp_items(const void *a, const void *b)
 	const struct bld_inode *x = ia->ino, *y = ib->ino;
 	unsigned lx = (unsigned)x->src.layer, ly = (unsigned)y->src.layer;
 
+	/* The base's order first: a patched file keeps its old place, so its
+	 * neighbours keep their fragment groups. Then new paths: patches in
+	 * order, builder-made files last. */
+	if (ia->pos != ib->pos)
+		return ia->pos < ib->pos ? -1 : 1;
 	if (lx != ly)
 		return lx < ly ? -1 : 1;
 	if (x->src.ordinal != y->src.ordinal)
@@ -207,6 +223,8 @@ struct stream {
 	struct bld_writer *w;
 	unsigned char *buf;
 	uint64_t done, total, files;
+	struct bld_input *base;  /* opened on the first base file */
+	uint64_t base_next;      /* its next entry's number */
 };
 
 static void report(struct stream *s, const struct bld_inode *ino)
@@ -249,33 +267,22 @@ static int write_entry(struct stream *s, struct bld_input *in,
 	return ret;
 }
 
-static int stream_layer(struct stream *s, size_t layer, struct item *it,
-			size_t n)
+/* Advances the base to entry ordinal and writes it. */
+static int write_base(struct stream *s, const struct item *it)
 {
-	struct bld_layer *l = &s->c->layers[layer];
 	struct archive_entry *ent;
-	struct bld_input *in;
-	uint64_t ordinal = 0;
-	size_t i = 0;
-	int r, ret = 0;
+	int r;
 
-	if ((ret = bld_input_open(&in, l->path, s->c->e)) != 0)
-		return ret;
-	while (i < n && (r = bld_input_next(in, &ent)) == 1) {
-		if (it[i].ino->src.ordinal == ordinal) {
-			ret = write_entry(s, in, &it[i], archive_entry_pathname(ent));
-			if (ret != 0)
-				break;
-			i++;
-		}
-		ordinal++;
+	if (s->base == NULL &&
+	    (r = bld_input_open(&s->base, s->c->layers[0].path, s->c->e)) != 0)
+		return r;
+	while ((r = bld_input_next(s->base, &ent)) == 1) {
+		if (s->base_next++ == it->ino->src.ordinal)
+			return write_entry(s, s->base, it, archive_entry_pathname(ent));
 	}
-	if (ret == 0 && i < n)
-		ret = r < 0 ? r : ni_err_set(s->c->e, NI_EARCHIVE,
-					     "%s: changed while building (entries missing)",
-					     l->path);
-	bld_input_close(in);
-	return ret;
+	return r < 0 ? r : ni_err_set(s->c->e, NI_EARCHIVE,
+				      "%s: changed while building (entries missing)",
+				      s->c->layers[0].path);
 }
 
 static int write_mem(struct stream *s, const struct item *it)
@@ -291,24 +298,53 @@ static int write_mem(struct stream *s, const struct item *it)
 	return 0;
 }
 
+/* A patch's file, from the spool the first pass filled. */
+static int write_spooled(struct stream *s, const struct item *it)
+{
+	struct bld_inode *ino = it->ino;
+	uint64_t off = ino->src.spool_off, left = ino->size;
+	int ret;
+
+	if ((ret = bld_writer_begin_file(s->w, ino, it->group)) != 0)
+		return ret;
+	while (left > 0) {
+		size_t n = left < IOBUF ? (size_t)left : IOBUF;
+		ssize_t got = pread(s->c->spool_fd, s->buf, n, (off_t)off);
+
+		if (got <= 0)
+			return ni_err_errno(s->c->e, got < 0 ? errno : EIO,
+					    "%s: reading the spool", s->c->image);
+		if ((ret = bld_writer_append(s->w, s->buf, (size_t)got)) != 0)
+			return ret;
+		off += (uint64_t)got;
+		left -= (uint64_t)got;
+	}
+	if ((ret = bld_writer_end_file(s->w)) != 0)
+		return ret;
+	report(s, ino);
+	return 0;
+}
+
 static int stream_all(struct stream *s, struct item *items, size_t n)
 {
-	size_t i = 0, j;
+	size_t i;
 	int ret = 0;
 
-	while (ret == 0 && i < n) {
-		int layer = items[i].ino->src.layer;
+	for (i = 0; ret == 0 && i < n; i++) {
+		const struct bld_content *src = &items[i].ino->src;
 
-		for (j = i; j < n && items[j].ino->src.layer == layer; j++)
-			;
-		if (layer < 0) {
-			for (; ret == 0 && i < j; i++)
-				ret = write_mem(s, &items[i]);
-		} else {
-			ret = stream_layer(s, (size_t)layer, items + i, j - i);
-		}
-		i = j;
+		if (src->layer == 0)
+			ret = write_base(s, &items[i]);
+		else if (src->spooled)
+			ret = write_spooled(s, &items[i]);
+		else if (src->layer < 0)
+			ret = write_mem(s, &items[i]);
+		else
+			ret = ni_err_set(s->c->e, NI_EINVAL, "internal: file without data");
 	}
+	if (s->base != NULL)
+		bld_input_close(s->base);
+	s->base = NULL;
 	return ret;
 }
 

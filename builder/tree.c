@@ -104,6 +104,7 @@ int bld_tree_init(struct bld_tree *t, int64_t mtime)
 		return NI_ENOMEM;
 	}
 	t->root->ino->links = 1;
+	t->root->base_pos = UINT64_MAX;
 	t->root->ino->mtime = mtime;
 	return 0;
 }
@@ -213,6 +214,7 @@ struct bld_dentry *bld_dir_put(struct bld_tree *t, struct bld_dentry *dir,
 		return NULL;
 	}
 	d->parent = dir;
+	d->base_pos = UINT64_MAX;
 	d->ino = ino;
 	d->layer = layer;
 	ino->links++;

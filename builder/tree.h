@@ -25,6 +25,8 @@ struct bld_content {
 	uint64_t ordinal;   /* entry number within that layer's stream */
 	unsigned char *mem; /* builder-made content (layer == -1) */
 	size_t mem_len;
+	int spooled;        /* a patch's file, copied to the spool in pass 1 */
+	uint64_t spool_off;
 };
 
 struct bld_inode {
@@ -54,6 +56,11 @@ struct bld_dentry {
 	struct bld_dentry *parent;
 	struct bld_inode *ino;
 	int layer;                  /* the layer that made this entry */
+	/* Where the base had a file at this path (its entry number), or
+	 * UINT64_MAX: files are written in the base's order, whichever layer
+	 * they came from, so that a patched file takes its old place and its
+	 * neighbours keep their fragment groups. */
+	uint64_t base_pos;
 	struct bld_dentry **kids;   /* sorted by name (directories) */
 	size_t n_kids, cap_kids;
 };

@@ -17,15 +17,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bld_tree t;
 	struct ni_err e;
 	int fd = mkstemp(path);
+	FILE *spool = tmpfile();
+	uint64_t spooled = 0;
 
-	if (fd < 0)
+	if (fd < 0 || spool == NULL) {
+		if (fd >= 0)
+			close(fd);
+		if (spool != NULL)
+			fclose(spool);
 		return 0;
+	}
 	if (write(fd, data, size) == (ssize_t)size && bld_tree_init(&t, 0) == 0) {
 		if (bld_input_open(&in, path, &e) == 0) {
 			ov.tree = &t;
 			ov.layer = 1;
 			ov.clamp = -1;
 			ov.e = &e;
+			ov.spool_fd = fileno(spool);
+			ov.spool_size = &spooled;
 			bld_overlay_apply(&ov, in);
 			bld_overlay_free(&ov);
 			bld_input_close(in);
@@ -34,5 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	close(fd);
 	unlink(path);
+	if (spool != NULL)
+		fclose(spool);
 	return 0;
 }

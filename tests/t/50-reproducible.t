@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 export TZ=UTC LC_ALL=C
 unset SOURCE_DATE_EPOCH
 
-plan 38
+plan 41
 
 EPOCH=1700000000
 skip() { _n=$((_n + 1)); echo "ok $_n # skip $1"; }
@@ -234,5 +234,24 @@ echo "# fragment blocks: $(wc -l <"$T/g1.frags"), new after the change in place:
 ok "several fragment blocks" test "$(wc -l <"$T/g1.frags")" -ge 4
 ok "same-length change: at most 2 fragment blocks are new" test "$(new_in "$T/g1.frags" "$T/g2.frags")" -le 2
 ok "grown file: at most 2 fragment blocks are new" test "$(new_in "$T/g2.frags" "$T/g3.frags")" -le 2
+
+# --- a patch that replaces a base file keeps the file's place -------------
+# The patched file is written where the base had it, so only its own group
+# changes, not also the group it left and a new one at the end.
+perl -e 'open(my $f, "+<", $ARGV[0]) or die; seek($f, 500, 0); print $f "x" x 32' "$G/d11/f4"
+mkdir -p "$T/gp/d15"
+perl -e 'srand(99); open(my $h, ">", $ARGV[0]) or die; print $h pack("C*", map { int rand 256 } 1 .. 3000)' "$T/gp/d15/f6"
+tar --numeric-owner --owner=0 --group=0 -C "$T/gp" -cf "$T/gp.tar" ./d15/f6
+"$NETIMG" patch add --catalog "$T/gcat" "$T/gp.tar" --id GP-1 --severity low >/dev/null 2>&1 || mkdir -p "$T/gcat"
+"$NETIMG" patch add --catalog "$T/gcat" "$T/gp.tar" --id GP-1 --severity low >/dev/null 2>&1
+"$NETIMG" patch approve --catalog "$T/gcat" GP-1 --by t >/dev/null 2>&1
+recipe gpatched "$G" "$T/gcat"
+ok "the same tree with one file replaced by a patch" build "$T/gpatched.ini" -o "$T/g4.sqfs"
+frags "$T/g4.sqfs" >"$T/g4.frags"
+echo "# a patch replacing one small file: $(new_in "$T/g3.frags" "$T/g4.frags") new fragment blocks"
+is "$(unsquashfs -cat "$T/g4.sqfs" d15/f6 | sha256sum | cut -d' ' -f1)" "$(sha256sum <"$T/gp/d15/f6" | cut -d' ' -f1)" \
+	"the patch's file is in the image"
+ok "a patch replacing one small base file: at most 2 fragment blocks are new" \
+	test "$(new_in "$T/g3.frags" "$T/g4.frags")" -le 2
 
 done_testing
