@@ -6,8 +6,12 @@
 
 #include "tests/unit/unit.h"
 
+/* test_fetch.c */
+extern const struct unit_test unit_fetch_tests[];
+
 static const struct unit_test *const tables[] = {
 	unit_catalog_tests,
+	unit_fetch_tests,
 	NULL,
 };
 
