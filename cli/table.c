@@ -28,6 +28,16 @@ const struct cli_cmd cli_commands[] = {
 	  "fragment blocks, the metadata tables) and shows the chunks the\n"
 	  "repository stores it as: counts and bytes per kind, or with --chunks\n"
 	  "one line per chunk: OFFSET LENGTH KIND SHA256.\n" },
+	{ "keygen", cmd_keygen, "create the repository's Ed25519 signing key",
+	  "usage: netimg keygen --repo DIR [--force]\n"
+	  "\n"
+	  "Creates the repository's signing key in DIR/private/repo.key (PEM\n"
+	  "PKCS#8, mode 0600; DIR/private/ is made mode 0700 if missing) and the\n"
+	  "public key clients are given, DIR/repo.pub (PEM, as `openssl pkey\n"
+	  "-pubout` writes it), and prints the key's fingerprint: the SHA-256 of\n"
+	  "its DER SubjectPublicKeyInfo. DIR must exist. An existing key is kept\n"
+	  "unless --force; replacing it means every client needs the new\n"
+	  "repo.pub.\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },

@@ -9,9 +9,13 @@
 /* test_fetch.c */
 extern const struct unit_test unit_fetch_tests[];
 
+/* test_sign.c */
+extern const struct unit_test unit_sign_tests[];
+
 static const struct unit_test *const tables[] = {
 	unit_catalog_tests,
 	unit_fetch_tests,
+	unit_sign_tests,
 	NULL,
 };
 
