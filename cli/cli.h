@@ -30,6 +30,8 @@ int cmd_help(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_patch(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 
 #endif

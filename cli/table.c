@@ -38,6 +38,21 @@ const struct cli_cmd cli_commands[] = {
 	  "its DER SubjectPublicKeyInfo. DIR must exist. An existing key is kept\n"
 	  "unless --force; replacing it means every client needs the new\n"
 	  "repo.pub.\n" },
+	{ "init", cmd_init, "make an empty image repository",
+	  "usage: netimg init --repo DIR\n"
+	  "\n"
+	  "Makes DIR/public/ (the published tree any web server, mirror or\n"
+	  "proxy carries) and DIR/private/ (mode 0700: the signing key and the\n"
+	  "publishers' lock, never served). Then run netimg keygen --repo DIR.\n" },
+	{ "publish", cmd_publish, "add an image to a repository as a new version",
+	  "usage: netimg publish --repo DIR IMAGE.sqfs [--name NAME --version VERSION]\n"
+	  "\n"
+	  "Adds the image as NAME@VERSION (from the build record IMAGE.json\n"
+	  "beside it, or --name/--version): its layout chunks that the\n"
+	  "repository lacks go into a new pack; a chunk index, a location file\n"
+	  "and a manifest signed with DIR/private/repo.key describe it. Prints\n"
+	  "how many bytes were new to the repository. A version never changes:\n"
+	  "publishing it again with another image is refused.\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },
