@@ -33,5 +33,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

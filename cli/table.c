@@ -28,6 +28,15 @@ const struct cli_cmd cli_commands[] = {
 	  "fragment blocks, the metadata tables) and shows the chunks the\n"
 	  "repository stores it as: counts and bytes per kind, or with --chunks\n"
 	  "one line per chunk: OFFSET LENGTH KIND SHA256.\n" },
+	{ "serve", cmd_serve, "serve a repository's public/ folder over HTTP",
+	  "usage: netimg serve --repo DIR [--listen HOST:PORT]\n"
+	  "\n"
+	  "Serves DIR/public/ (and nothing else of DIR) over HTTP until SIGINT\n"
+	  "or SIGTERM: GET and HEAD of files, byte ranges, ETag and\n"
+	  "Last-Modified validators. HOST:PORT is an IPv4 address and port, or\n"
+	  "[IPv6]:PORT (default 127.0.0.1:8080; port 0 picks a free one).\n"
+	  "Prints the address on stdout, then one access-log line per request\n"
+	  "on stderr.\n" },
 	{ "keygen", cmd_keygen, "create the repository's Ed25519 signing key",
 	  "usage: netimg keygen --repo DIR [--force]\n"
 	  "\n"
