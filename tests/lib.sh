@@ -35,4 +35,11 @@ fails() {
 		_result 1 "$name"; echo "#   rc=$rc lines=$lines want /$pat/"; sed 's/^/#   stderr: /' "$T/.ferr" | head -5
 	fi
 }
+# jget FILE PERL-EXPR: a value of a JSON file ($d is the decoded data).
+jget() {
+	perl -MJSON::PP -e '
+		local $/; open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!";
+		my $d = decode_json(<$f>); my $r = eval $ARGV[1]; die $@ if $@;
+		print defined $r ? $r : "null";' "$1" "$2"
+}
 done_testing() { echo "# $_n tests, $_failed failed"; [ $_failed = 0 ]; exit $?; }

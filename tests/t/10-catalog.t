@@ -12,14 +12,6 @@ tar -C "$T/src" -cf "$T/two.tar" .
 echo three >"$T/src/c"
 tar -C "$T/src" -cf "$T/three.tar" .
 
-# jget FILE PERL-EXPR: prints EXPR evaluated on the JSON in FILE ($d), with
-# JSON::PP, which ships with perl.
-jget() {
-	perl -MJSON::PP -e '
-		local $/; open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!";
-		my $d = decode_json(<$f>); my $r = eval $ARGV[1]; die $@ if $@;
-		print defined $r ? $r : "null";' "$1" "$2"
-}
 # edit PERL-CODE: rewrites catalog.json from good.json after CODE changed $d.
 edit() {
 	perl -MJSON::PP -e '

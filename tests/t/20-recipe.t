@@ -17,13 +17,6 @@ OLD=1000000000           # a file older than EPOCH: kept
 nb() { timeout 60 "$NETIMG" "$@"; }
 # recipe FILE: writes stdin to FILE.
 recipe() { cat >"$1"; }
-# jget FILE PERL-EXPR: EXPR evaluated on the JSON in FILE ($d), with JSON::PP.
-jget() {
-	perl -MJSON::PP -e '
-		local $/; open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!";
-		my $d = decode_json(<$f>); my $r = eval $ARGV[1]; die $@ if $@;
-		print defined $r ? $r : "null";' "$1" "$2"
-}
 # sq IMG FIELD: a line of `unsquashfs -s`, without its label.
 sq() { unsquashfs -s "$1" 2>/dev/null | sed -n "s/^$2 //p"; }
 # listing IMG: `unsquashfs -lln`, the image's files with modes, owners,

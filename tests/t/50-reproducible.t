@@ -15,13 +15,6 @@ skip() { _n=$((_n + 1)); echo "ok $_n # skip $1"; }
 build() { timeout 120 "$NETIMG" build "$@" >"$T/.bout" 2>&1 || { sed 's/^/# build: /' "$T/.bout"; return 1; }; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 listing() { unsquashfs -lln "$1" 2>&1; }
-# jget FILE PERL-EXPR: EXPR evaluated on the JSON in FILE ($d).
-jget() {
-	perl -MJSON::PP -e '
-		local $/; open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!";
-		my $d = decode_json(<$f>); my $r = eval $ARGV[1]; die $@ if $@;
-		print defined $r ? $r : "null";' "$1" "$2"
-}
 # recipe NAME SOURCE [CATALOG]: $T/NAME.ini, absolute paths.
 recipe() {
 	{

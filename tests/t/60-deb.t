@@ -25,13 +25,6 @@ export LC_ALL=C
 
 # --- helpers ----------------------------------------------------------------
 
-# jget FILE PERL-EXPR: EXPR evaluated on the JSON in FILE ($d).
-jget() {
-	perl -MJSON::PP -e '
-		local $/; open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!";
-		my $d = decode_json(<$f>); my $r = eval $ARGV[1]; die $@ if $@;
-		print defined $r ? $r : "null";' "$1" "$2"
-}
 
 # skip NAME REASON: a skipped test.
 skip() { _result 0 "$1 # SKIP $2"; }
