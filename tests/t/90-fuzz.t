@@ -1,15 +1,20 @@
 #!/bin/bash
 # Short libFuzzer runs of the parsers of untrusted input (recipes, dpkg
-# stanzas, patch archives), seeded with real inputs; any crash, leak or
+# stanzas, patch archives, signed files, HTTP headers), seeded with real
+# inputs; any crash, leak or
 # sanitizer report fails. Longer runs: build/fuzz/fuzz_X -max_total_time=N.
 . "$(dirname "$0")/../lib.sh"
 FUZZ=$TOP/build/fuzz
-SECS=${NETIMG_FUZZ_SECS:-10}
+SECS=${NETIMG_FUZZ_SECS:-8}
 [ -x "$FUZZ/fuzz_layer" ] || skip_all "fuzz targets not built (make fuzz)"
-plan 3
+plan 5
 
 mk_seeds() {
-	mkdir -p "$T/seed/layer" "$T/seed/recipe" "$T/seed/deb822" "$T/tree/d"
+	mkdir -p "$T/seed/layer" "$T/seed/recipe" "$T/seed/deb822" "$T/tree/d" "$T/seed/signed" "$T/seed/http"
+	printf 'netimg-signed-v1 %064d %088d\n{"a":1}' 0 0 >"$T/seed/signed/s"
+	printf 'bytes=0-99' >"$T/seed/http/r"; printf 'bytes 0-9/100' >"$T/seed/http/cr"
+	printf 'Sun, 06 Nov 1994 08:49:37 GMT' >"$T/seed/http/d"; printf '/versions/a/../b.json' >"$T/seed/http/p"
+	printf 'W/"abc-1-2", "x"' >"$T/seed/http/e"
 	echo hi >"$T/tree/d/f"; ln -s /etc "$T/tree/d/l"; touch "$T/tree/d/.wh.x" "$T/tree/.wh..wh..opq"
 	ln "$T/tree/d/f" "$T/tree/d/h"
 	tar -C "$T/tree" -cf "$T/seed/layer/a.tar" .
@@ -18,7 +23,7 @@ mk_seeds() {
 	head -c 20000 /var/lib/dpkg/status >"$T/seed/deb822/status"
 }
 mk_seeds
-for f in layer recipe deb822; do
+for f in layer recipe deb822 signed http; do
 	ok "fuzz_$f runs ${SECS}s clean" timeout $((SECS + 60)) "$FUZZ/fuzz_$f" \
 		-max_total_time="$SECS" -rss_limit_mb=2048 -timeout=20 "$T/seed/$f"
 done
