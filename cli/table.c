@@ -62,6 +62,19 @@ const struct cli_cmd cli_commands[] = {
 	  "and a manifest signed with DIR/private/repo.key describe it. Prints\n"
 	  "how many bytes were new to the repository. A version never changes:\n"
 	  "publishing it again with another image is refused.\n" },
+	{ "versions", cmd_versions, "list a repository's versions (each manifest verified)",
+	  "usage: netimg versions --repo DIR|URL[,URL...] [--key PUB] [NAME]\n"
+	  "\n"
+	  "Lists every published version (or NAME's), with its size, when it\n"
+	  "was published and how many patches went in. Each manifest's signature\n"
+	  "is checked with PUB (for a folder, DIR/repo.pub by default; for a\n"
+	  "URL, --key is required: no key is ever taken from the server).\n" },
+	{ "show", cmd_show, "show what went into a version",
+	  "usage: netimg show --repo DIR|URL[,URL...] [--key PUB] [--json] NAME@VERSION\n"
+	  "\n"
+	  "Prints the version's verified manifest: the image's size and SHA-256,\n"
+	  "the base, every patch with its severity and approval, the patches\n"
+	  "left out and why, and the boot settings. --json prints it whole.\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },

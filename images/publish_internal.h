@@ -38,5 +38,6 @@ int img_valid_name(const char *s);
 int img_load_known(struct pctx *p);
 int img_write_pack(struct pctx *p);
 int img_write_version(struct pctx *p);
+int img_write_versions_list(struct pctx *p);
 
 #endif

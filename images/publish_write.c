@@ -380,3 +380,98 @@ int img_write_version(struct pctx *p)
 	free(text);
 	return ret;
 }
+
+struct ver {
+	char *name, *version, sha[NI_SHA256_HEX];
+};
+
+static int cmp_ver(const void *a, const void *b)
+{
+	const struct ver *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : strverscmp(x->version, y->version);
+}
+
+static int scan_name(struct pctx *p, const char *vdir, const char *name,
+		     struct ver **v, size_t *n)
+{
+	char *dir = ni_path_join(vdir, name);
+	struct dirent *de;
+	DIR *d = dir ? opendir(dir) : NULL;
+	int ret = 0;
+
+	while (d != NULL && ret == 0 && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char *path, *buf;
+		size_t blen;
+		uint8_t sha[NI_SHA256_LEN];
+		struct ver *nv;
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 || de->d_name[0] == '.')
+			continue;
+		path = ni_path_join(dir, de->d_name);
+		if (path == NULL || ni_read_file(path, 16u << 20, &buf, &blen, p->e) != 0) {
+			free(path);
+			ret = NI_EIO;
+			break;
+		}
+		ni_sha256_buf(buf, blen, sha);
+		free(buf);
+		free(path);
+		if ((nv = realloc(*v, (*n + 1) * sizeof(**v))) == NULL) {
+			ret = NI_ENOMEM;
+			break;
+		}
+		*v = nv;
+		nv[*n].name = strdup(name);
+		nv[*n].version = strndup(de->d_name, len - 5);
+		ni_hex(sha, sizeof(sha), nv[*n].sha);
+		(*n)++;
+	}
+	if (d != NULL)
+		closedir(d);
+	free(dir);
+	return ret;
+}
+
+/* public/versions/index.json: every published version and its manifest's
+ * hash. Derived (rewritten by each publish), unsigned: clients verify each
+ * manifest they read. It lets `netimg versions` work over plain HTTP. */
+int img_write_versions_list(struct pctx *p)
+{
+	char *vdir = img_repo_path(&p->repo, "versions"), *text;
+	struct ver *v = NULL;
+	struct dirent *de;
+	json_t *a = json_array();
+	size_t n = 0, i;
+	DIR *d = vdir ? opendir(vdir) : NULL;
+	int ret = 0;
+
+	while (d != NULL && ret == 0 && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && strcmp(de->d_name, "index.json") != 0)
+			ret = scan_name(p, vdir, de->d_name, &v, &n);
+	if (d != NULL)
+		closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_ver);
+	for (i = 0; i < n; i++) {
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name", v[i].name,
+						   "version", v[i].version,
+						   "manifest_sha256", v[i].sha));
+		free(v[i].name);
+		free(v[i].version);
+	}
+	free(v);
+	free(vdir);
+	text = dump_free(json_pack("{s:i, s:o}", "format", 1, "versions", a),
+			 JSON_INDENT(2));
+	if (ret == 0)
+		ret = text ? img_repo_write(&p->repo, "versions/index.json", text,
+					    strlen(text), p->e)
+			   : ni_err_set(p->e, NI_ENOMEM, "out of memory");
+	else
+		ret = ni_err_set(p->e, ret, "%s: cannot list the versions", p->repo.dir);
+	free(text);
+	return ret;
+}

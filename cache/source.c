@@ -1,0 +1,101 @@
+/* source.c: a repository read from a folder or from mirrors. */
+#include "cache/source.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache/fetch.h"
+#include "common/fsutil.h"
+
+struct cache_source {
+	char *dir;                 /* local: DIR */
+	char *pub;                 /* local: DIR/public */
+	struct cache_fetcher *f;   /* remote */
+};
+
+static int is_url(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+static int open_remote(struct cache_source *s, const char *spec,
+		       struct ni_err *e)
+{
+	char *copy = strdup(spec), *tok, *save = NULL;
+	const char *m[16];
+	size_t n = 0;
+	int ret;
+
+	if (copy == NULL)
+		return ni_err_set(e, NI_ENOMEM, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok && n < 16;
+	     tok = strtok_r(NULL, ",", &save))
+		m[n++] = tok;
+	ret = cache_fetcher_new(&s->f, m, n, NULL, e);
+	free(copy);
+	return ret;
+}
+
+int cache_source_open(struct cache_source **out, const char *spec,
+		      struct ni_err *e)
+{
+	struct cache_source *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (s == NULL)
+		return ni_err_set(e, NI_ENOMEM, "out of memory");
+	if (is_url(spec)) {
+		ret = open_remote(s, spec, e);
+	} else {
+		s->dir = strdup(spec);
+		s->pub = ni_path_join(spec, "public");
+		ret = (s->dir && s->pub) ? 0 : ni_err_set(e, NI_ENOMEM, "out of memory");
+		if (ret == 0 && access(s->pub, R_OK | X_OK) != 0)
+			ret = ni_err_set(e, NI_ENOENT,
+					 "%s: not a repository (no public/ folder)", spec);
+	}
+	if (ret != 0) {
+		cache_source_close(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+void cache_source_close(struct cache_source *s)
+{
+	if (s == NULL)
+		return;
+	if (s->f != NULL)
+		cache_fetcher_free(s->f);
+	free(s->dir);
+	free(s->pub);
+	free(s);
+}
+
+int cache_source_is_local(const struct cache_source *s)
+{
+	return s->f == NULL;
+}
+
+const char *cache_source_dir(const struct cache_source *s)
+{
+	return s->dir;
+}
+
+int cache_source_get(struct cache_source *s, const char *rel, size_t max,
+		     uint8_t **out, size_t *len, struct ni_err *e)
+{
+	char *path;
+	int ret;
+
+	if (s->f != NULL)
+		return cache_fetch_mem(s->f, rel, max, out, len, NULL, e);
+	if ((path = ni_path_join(s->pub, rel)) == NULL)
+		return ni_err_set(e, NI_ENOMEM, "out of memory");
+	ret = ni_read_file(path, max, (char **)out, len, e);
+	free(path);
+	return ret;
+}

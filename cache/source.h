@@ -1,0 +1,25 @@
+/* source.h: where a client reads a repository's published files from: a
+ * local folder (DIR/public/) or mirrors over HTTP(S) through the fetcher.
+ * Nothing read here is trusted until its signature or hash is checked. */
+#ifndef CACHE_SOURCE_H
+#define CACHE_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+struct cache_source;
+
+/* spec: a folder, or URL[,URL...] (mirrors, tried in order). */
+int cache_source_open(struct cache_source **s, const char *spec,
+		      struct ni_err *e);
+void cache_source_close(struct cache_source *s);
+int cache_source_is_local(const struct cache_source *s);
+/* The repository folder, for a local source (else NULL). */
+const char *cache_source_dir(const struct cache_source *s);
+/* Reads public/REL whole (at most max bytes). NI_ENOENT when missing. */
+int cache_source_get(struct cache_source *s, const char *rel, size_t max,
+		     uint8_t **out, size_t *len, struct ni_err *e);
+
+#endif

@@ -1,0 +1,94 @@
+/* cmd_versions.c: `netimg versions --repo DIR|URL [--key PUB] [NAME]`:
+ * every published version, each manifest verified. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/repo_client.h"
+#include "common/progress.h"
+
+static int print_version(struct repo_client *c, const char *name,
+			 const char *version, struct ni_err *e)
+{
+	json_t *m, *patches;
+	char size[32], when[32];
+	time_t t;
+	struct tm tm;
+
+	if (repo_client_manifest(c, name, version, &m, e) != 0)
+		return 1;
+	ni_fmt_bytes((uint64_t)json_integer_value(json_object_get(json_object_get(m, "image"), "size")),
+		     size, sizeof(size));
+	t = (time_t)json_integer_value(json_object_get(m, "published"));
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
+	patches = json_object_get(m, "patches");
+	printf("%s@%s\t%s\tpublished %s UTC\t%zu patches\n", name, version, size,
+	       when, json_is_array(patches) ? json_array_size(patches) : 0);
+	json_decref(m);
+	return 0;
+}
+
+static int list(struct repo_client *c, const char *only, struct ni_err *e)
+{
+	uint8_t *buf = NULL;
+	size_t len, i;
+	json_t *j, *v;
+	int ret = 0, shown = 0;
+
+	if (cache_source_get(c->src, "versions/index.json", 16u << 20, &buf, &len, e) != 0) {
+		if (e->code != NI_ENOENT)
+			return cli_fail(e);
+		buf = NULL;
+	}
+	j = buf ? json_loadb((const char *)buf, len, 0, NULL) : json_pack("{s:[]}", "versions");
+	free(buf);
+	json_array_foreach(json_object_get(j, "versions"), i, v) {
+		const char *n = json_string_value(json_object_get(v, "name"));
+		const char *ver = json_string_value(json_object_get(v, "version"));
+
+		if (n == NULL || ver == NULL || (only && strcmp(n, only) != 0))
+			continue;
+		if (print_version(c, n, ver, e) != 0) {
+			ret = cli_fail(e);
+			break;
+		}
+		shown++;
+	}
+	json_decref(j);
+	if (ret == 0 && shown == 0)
+		fprintf(stderr, "no versions%s%s\n", only ? " of " : "", only ? only : "");
+	return ret;
+}
+
+int cmd_versions(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "key", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *repo = NULL, *key = NULL;
+	struct repo_client c;
+	struct ni_err e = { 0 };
+	int ch, ret;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': repo = optarg; break;
+		case 'k': key = optarg; break;
+		default: return cli_usage_error("versions", "bad option");
+		}
+	}
+	if (repo == NULL || argc - optind > 1)
+		return cli_usage_error("versions", "expected --repo DIR|URL [NAME]");
+	if (repo_client_open(&c, repo, key, &e) != 0)
+		return cli_fail(&e);
+	ret = list(&c, optind < argc ? argv[optind] : NULL, &e);
+	repo_client_close(&c);
+	return ret;
+}

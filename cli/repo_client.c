@@ -1,0 +1,62 @@
+/* repo_client.c: opening a repository as a client. */
+#include "cli/repo_client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fsutil.h"
+#include "images/keys.h"
+#include "images/manifest.h"
+
+#define MANIFEST_MAX (16u << 20)
+
+int repo_client_open(struct repo_client *c, const char *repo, const char *key,
+		     struct ni_err *e)
+{
+	char *def = NULL;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	if ((ret = cache_source_open(&c->src, repo, e)) != 0)
+		return ret;
+	if (key == NULL && !cache_source_is_local(c->src)) {
+		repo_client_close(c);
+		return ni_err_set(e, NI_EUSAGE,
+				  "%s: give the repository's public key with --key (never taken from the server)",
+				  repo);
+	}
+	if (key == NULL)
+		key = def = ni_path_join(repo, "repo.pub");
+	ret = img_key_load_public(key, &c->key, e);
+	free(def);
+	if (ret != 0)
+		repo_client_close(c);
+	return ret;
+}
+
+void repo_client_close(struct repo_client *c)
+{
+	cache_source_close(c->src);
+	EVP_PKEY_free(c->key);
+	memset(c, 0, sizeof(*c));
+}
+
+int repo_client_manifest(struct repo_client *c, const char *name,
+			 const char *version, json_t **out, struct ni_err *e)
+{
+	char *rel = img_manifest_path(name, version);
+	uint8_t *buf = NULL;
+	size_t len;
+	int ret;
+
+	if (rel == NULL)
+		return ni_err_set(e, NI_ENOMEM, "out of memory");
+	ret = cache_source_get(c->src, rel, MANIFEST_MAX, &buf, &len, e);
+	if (ret == NI_ENOENT)
+		ret = ni_err_set(e, NI_ENOENT, "%s@%s: no such version", name, version);
+	if (ret == 0)
+		ret = img_manifest_open(c->key, rel, buf, len, out, e);
+	free(buf);
+	free(rel);
+	return ret;
+}

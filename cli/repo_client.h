@@ -1,0 +1,26 @@
+/* repo_client.h: what the commands that read a repository share: the
+ * --repo/--key options, and a verified manifest read. */
+#ifndef CLI_REPO_CLIENT_H
+#define CLI_REPO_CLIENT_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "cache/source.h"
+#include "common/err.h"
+
+struct repo_client {
+	struct cache_source *src;
+	EVP_PKEY *key;
+};
+
+/* Opens --repo (a folder or URL[,URL]) and the public key: --key, or for
+ * a folder its repo.pub. A URL without --key is refused: a client never
+ * trusts a key that came from the server. */
+int repo_client_open(struct repo_client *c, const char *repo, const char *key,
+		     struct ni_err *e);
+void repo_client_close(struct repo_client *c);
+int repo_client_manifest(struct repo_client *c, const char *name,
+			 const char *version, json_t **out, struct ni_err *e);
+
+#endif
