@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cache/fetch.h"
 #include "common/err.h"
 
 struct cache_source;
@@ -21,5 +22,11 @@ const char *cache_source_dir(const struct cache_source *s);
 /* Reads public/REL whole (at most max bytes). NI_ENOENT when missing. */
 int cache_source_get(struct cache_source *s, const char *rel, size_t max,
 		     uint8_t **out, size_t *len, struct ni_err *e);
+
+/* Reads byte ranges of public/REL, handing each to sink complete (any
+ * order). For mirrors, a range sink rejects is fetched from the next. */
+int cache_source_ranges(struct cache_source *s, const char *rel,
+			const struct cache_range *r, size_t n,
+			cache_range_sink sink, void *user, struct ni_err *e);
 
 #endif

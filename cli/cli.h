@@ -34,6 +34,8 @@ int cmd_init(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_versions(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

@@ -75,6 +75,20 @@ const struct cli_cmd cli_commands[] = {
 	  "Prints the version's verified manifest: the image's size and SHA-256,\n"
 	  "the base, every patch with its severity and approval, the patches\n"
 	  "left out and why, and the boot settings. --json prints it whole.\n" },
+	{ "fetch", cmd_fetch, "download, verify and reassemble a version's image",
+	  "usage: netimg fetch --repo DIR|URL[,URL...] [--key PUB] NAME@VERSION -o FILE.sqfs\n"
+	  "\n"
+	  "Several URLs are mirrors, tried in order with failover. The manifest's\n"
+	  "signature, the chunk index's hash, every chunk's hash and the whole\n"
+	  "image's hash are checked before FILE is renamed into place; nothing\n"
+	  "unverified is kept. Chunks are read as ranges of the repository's packs,\n"
+	  "neighbours coalesced into large requests.\n" },
+	{ "verify", cmd_verify, "check a repository's signatures and every chunk",
+	  "usage: netimg verify --repo DIR|URL[,URL...] [--key PUB] [NAME@VERSION...]\n"
+	  "\n"
+	  "Checks the named versions (default: every published one): manifest\n"
+	  "signature, chunk index hash and every chunk; one line per version, and\n"
+	  "one line saying what is wrong for each that fails (exit 1).\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },

@@ -1,0 +1,87 @@
+/* cmd_verify.c: `netimg verify --repo DIR|URL [--key PUB] [NAME@VERSION...]`:
+ * checks signatures and every chunk of the named versions (default: all),
+ * and reports what is wrong. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/image.h"
+#include "cli/cli.h"
+#include "cli/repo_client.h"
+#include "images/manifest.h"
+
+static int verify_one(struct repo_client *c, const char *name,
+		      const char *version)
+{
+	struct cache_image_stats st;
+	struct ni_err e = { 0 };
+
+	if (cache_get_image(c->src, c->key, name, version, NULL, &st, &e) != 0) {
+		cli_fail(&e);
+		return 1;
+	}
+	printf("%s@%s: ok (signature, index and %zu chunks verified)\n", name,
+	       version, st.chunks);
+	return 0;
+}
+
+static int verify_all(struct repo_client *c)
+{
+	uint8_t *buf = NULL;
+	size_t len, i;
+	json_t *j, *v;
+	struct ni_err e = { 0 };
+	int bad = 0;
+
+	if (cache_source_get(c->src, "versions/index.json", 16u << 20, &buf, &len, &e) != 0)
+		return cli_fail(&e);
+	j = json_loadb((const char *)buf, len, 0, NULL);
+	free(buf);
+	json_array_foreach(json_object_get(j, "versions"), i, v)
+		bad |= verify_one(c, json_string_value(json_object_get(v, "name")),
+				  json_string_value(json_object_get(v, "version")));
+	json_decref(j);
+	return bad;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "key", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *repo = NULL, *key = NULL;
+	struct repo_client c;
+	struct ni_err e = { 0 };
+	int ch, bad = 0, i;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': repo = optarg; break;
+		case 'k': key = optarg; break;
+		default: return cli_usage_error("verify", "bad option");
+		}
+	}
+	if (repo == NULL)
+		return cli_usage_error("verify", "expected --repo DIR|URL");
+	if (repo_client_open(&c, repo, key, &e) != 0)
+		return cli_fail(&e);
+	if (optind == argc)
+		bad = verify_all(&c);
+	for (i = optind; i < argc; i++) {
+		char *name, *version;
+
+		if (img_split_version(argv[i], &name, &version, &e) != 0)
+			bad = cli_fail(&e);
+		else
+			bad |= verify_one(&c, name, version);
+		free(name);
+		free(version);
+	}
+	repo_client_close(&c);
+	return bad ? 1 : 0;
+}
