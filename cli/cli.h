@@ -36,6 +36,9 @@ int cmd_versions(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_point(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

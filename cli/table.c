@@ -89,6 +89,23 @@ const struct cli_cmd cli_commands[] = {
 	  "Checks the named versions (default: every published one): manifest\n"
 	  "signature, chunk index hash and every chunk; one line per version, and\n"
 	  "one line saying what is wrong for each that fails (exit 1).\n" },
+	{ "point", cmd_point, "roll a channel out to a version",
+	  "usage: netimg point --repo DIR CHANNEL NAME@VERSION [--expires SECONDS] [--by WHO]\n"
+	  "\n"
+	  "Writes the channel's signed pointer, DIR/public/channels/CHANNEL.json:\n"
+	  "the version, its manifest's hash, a serial one higher than before,\n"
+	  "the time, who (--by, default $USER), an expiry (default 7 days) and\n"
+	  "the history of earlier pointers. One small atomic write.\n" },
+	{ "rollback", cmd_rollback, "point a channel back at an earlier version",
+	  "usage: netimg rollback --repo DIR CHANNEL [--to NAME@VERSION] [--expires SECONDS] [--by WHO]\n"
+	  "\n"
+	  "A new pointer, with a higher serial, to the version before the\n"
+	  "current one in the channel's history, or to --to.\n" },
+	{ "history", cmd_history, "show a channel's pointer and its history",
+	  "usage: netimg history --repo DIR|URL[,URL...] [--key PUB] CHANNEL\n"
+	  "\n"
+	  "Verifies the channel's signed pointer and prints it (marked *) and\n"
+	  "the earlier pointers, newest first.\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },
