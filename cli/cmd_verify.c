@@ -28,17 +28,14 @@ static int verify_one(struct repo_client *c, const char *name,
 
 static int verify_all(struct repo_client *c)
 {
-	uint8_t *buf = NULL;
-	size_t len, i;
+	size_t i;
 	json_t *j, *v;
 	struct ni_err e = { 0 };
 	int bad = 0;
 
-	if (cache_source_get(c->src, "versions/index.json", 16u << 20, &buf, &len, &e) != 0)
+	if (repo_client_versions(c, &j, &e) != 0)
 		return cli_fail(&e);
-	j = json_loadb((const char *)buf, len, 0, NULL);
-	free(buf);
-	json_array_foreach(json_object_get(j, "versions"), i, v)
+	json_array_foreach(j, i, v)
 		bad |= verify_one(c, json_string_value(json_object_get(v, "name")),
 				  json_string_value(json_object_get(v, "version")));
 	json_decref(j);

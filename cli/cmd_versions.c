@@ -33,19 +33,13 @@ static int print_version(struct repo_client *c, const char *name,
 
 static int list(struct repo_client *c, const char *only, struct ni_err *e)
 {
-	uint8_t *buf = NULL;
-	size_t len, i;
+	size_t i;
 	json_t *j, *v;
 	int ret = 0, shown = 0;
 
-	if (cache_source_get(c->src, "versions/index.json", 16u << 20, &buf, &len, e) != 0) {
-		if (e->code != NI_ENOENT)
-			return cli_fail(e);
-		buf = NULL;
-	}
-	j = buf ? json_loadb((const char *)buf, len, 0, NULL) : json_pack("{s:[]}", "versions");
-	free(buf);
-	json_array_foreach(json_object_get(j, "versions"), i, v) {
+	if (repo_client_versions(c, &j, e) != 0)
+		return cli_fail(e);
+	json_array_foreach(j, i, v) {
 		const char *n = json_string_value(json_object_get(v, "name"));
 		const char *ver = json_string_value(json_object_get(v, "version"));
 

@@ -60,3 +60,28 @@ int repo_client_manifest(struct repo_client *c, const char *name,
 	free(rel);
 	return ret;
 }
+
+int repo_client_versions(struct repo_client *c, json_t **out, struct ni_err *e)
+{
+	uint8_t *buf = NULL;
+	size_t len;
+	json_t *j;
+	int ret = cache_source_get(c->src, "versions/index.json", MANIFEST_MAX,
+				   &buf, &len, e);
+
+	if (ret == NI_ENOENT) {
+		*out = json_array();
+		return 0;
+	}
+	if (ret != 0)
+		return ret;
+	j = json_loadb((const char *)buf, len, 0, NULL);
+	free(buf);
+	if (!json_is_array(json_object_get(j, "versions"))) {
+		json_decref(j);
+		return ni_err_set(e, NI_EINVAL, "versions/index.json: malformed");
+	}
+	*out = json_incref(json_object_get(j, "versions"));
+	json_decref(j);
+	return 0;
+}

@@ -23,4 +23,9 @@ void repo_client_close(struct repo_client *c);
 int repo_client_manifest(struct repo_client *c, const char *name,
 			 const char *version, json_t **out, struct ni_err *e);
 
+/* The published versions (public/versions/index.json), in order, as
+ * (name, version) pairs: a JSON array the caller releases. None when the
+ * repository has published nothing yet. */
+int repo_client_versions(struct repo_client *c, json_t **out, struct ni_err *e);
+
 #endif
