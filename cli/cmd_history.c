@@ -25,12 +25,7 @@ static void line(json_t *p, const char *mark)
 
 int cmd_history(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "repo", required_argument, NULL, 'r' },
-		{ "key", required_argument, NULL, 'k' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *repo = NULL, *key = NULL;
+	const char *repo, *key;
 	struct repo_client c;
 	struct ni_err e = { 0 };
 	char rel[160];
@@ -38,18 +33,11 @@ int cmd_history(int argc, char **argv)
 	const void *payload;
 	size_t len, plen, i;
 	json_t *p = NULL, *h;
-	int ch, ret = 0;
+	int ret = 0;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'r': repo = optarg; break;
-		case 'k': key = optarg; break;
-		default: return cli_usage_error("history", "bad option");
-		}
-	}
-	if (repo == NULL || optind != argc - 1)
+	if ((ret = repo_client_options("history", argc, argv, &repo, &key)) != 0)
+		return ret;
+	if (optind != argc - 1)
 		return cli_usage_error("history", "expected --repo DIR|URL CHANNEL");
 	if (!img_valid_channel(argv[optind]))
 		return cli_usage_error("history", "'%s' is not a channel name", argv[optind]);

@@ -44,27 +44,13 @@ static int verify_all(struct repo_client *c)
 
 int cmd_verify(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "repo", required_argument, NULL, 'r' },
-		{ "key", required_argument, NULL, 'k' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *repo = NULL, *key = NULL;
+	const char *repo, *key;
 	struct repo_client c;
 	struct ni_err e = { 0 };
-	int ch, bad = 0, i;
+	int ret, bad = 0, i;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'r': repo = optarg; break;
-		case 'k': key = optarg; break;
-		default: return cli_usage_error("verify", "bad option");
-		}
-	}
-	if (repo == NULL)
-		return cli_usage_error("verify", "expected --repo DIR|URL");
+	if ((ret = repo_client_options("verify", argc, argv, &repo, &key)) != 0)
+		return ret;
 	if (repo_client_open(&c, repo, key, &e) != 0)
 		return cli_fail(&e);
 	if (optind == argc)

@@ -59,26 +59,14 @@ static int list(struct repo_client *c, const char *only, struct ni_err *e)
 
 int cmd_versions(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "repo", required_argument, NULL, 'r' },
-		{ "key", required_argument, NULL, 'k' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *repo = NULL, *key = NULL;
+	const char *repo, *key;
 	struct repo_client c;
 	struct ni_err e = { 0 };
-	int ch, ret;
+	int ret;
 
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'r': repo = optarg; break;
-		case 'k': key = optarg; break;
-		default: return cli_usage_error("versions", "bad option");
-		}
-	}
-	if (repo == NULL || argc - optind > 1)
+	if ((ret = repo_client_options("versions", argc, argv, &repo, &key)) != 0)
+		return ret;
+	if (argc - optind > 1)
 		return cli_usage_error("versions", "expected --repo DIR|URL [NAME]");
 	if (repo_client_open(&c, repo, key, &e) != 0)
 		return cli_fail(&e);

@@ -1,9 +1,11 @@
 /* repo_client.c: opening a repository as a client. */
 #include "cli/repo_client.h"
 
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "common/fsutil.h"
 #include "images/keys.h"
 #include "images/manifest.h"
@@ -84,4 +86,27 @@ int repo_client_versions(struct repo_client *c, json_t **out, struct ni_err *e)
 	*out = json_incref(json_object_get(j, "versions"));
 	json_decref(j);
 	return 0;
+}
+
+int repo_client_options(const char *cmd, int argc, char **argv,
+			const char **repo, const char **key)
+{
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "key", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	*repo = *key = NULL;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': *repo = optarg; break;
+		case 'k': *key = optarg; break;
+		default: return cli_usage_error(cmd, "bad option");
+		}
+	}
+	return *repo ? 0 : cli_usage_error(cmd, "expected --repo DIR|URL");
 }

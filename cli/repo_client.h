@@ -23,6 +23,12 @@ void repo_client_close(struct repo_client *c);
 int repo_client_manifest(struct repo_client *c, const char *name,
 			 const char *version, json_t **out, struct ni_err *e);
 
+/* Parses the options every reading command shares, --repo and --key;
+ * positionals are left from optind on. Returns 0, or the usage exit code
+ * (after printing the one line). */
+int repo_client_options(const char *cmd, int argc, char **argv,
+			const char **repo, const char **key);
+
 /* The published versions (public/versions/index.json), in order, as
  * (name, version) pairs: a JSON array the caller releases. None when the
  * repository has published nothing yet. */
