@@ -96,16 +96,25 @@ check-only:
 		prove -f tests/t/
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 # libFuzzer targets for the parsers of untrusted input (tests/fuzz/).
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(SRCS) $(wildcard */*.h)
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
+FUZZ_OBJS := $(SRCS:%.c=$(FUZZ_BUILD)/%.o)
+
+# The library is compiled once, instrumented; each target only links.
+$(FUZZ_BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
-	clang -g -O1 -std=gnu11 -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
+		-o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
 fuzz: deps-fuzz $(FUZZ_BINS)
 
