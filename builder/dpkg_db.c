@@ -8,6 +8,7 @@
 #include "builder/dpkg_internal.h"
 #include "builder/overlay.h"
 #include "common/hash.h"
+#include "common/grow.h"
 
 #define STATUS "var/lib/dpkg/status"
 #define INFODIR "var/lib/dpkg/info"
@@ -42,15 +43,8 @@ static int cmp_str(const void *a, const void *b)
 
 static int set_add(struct strset *s, const char *p, size_t len)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		char **v = realloc(s->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return NI_ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (ni_grow(&s->v, &s->cap, s->n, sizeof(*s->v), 256) != 0)
+		return NI_ENOMEM;
 	if ((s->v[s->n] = strndup(p, len)) == NULL)
 		return NI_ENOMEM;
 	s->n++;

@@ -17,6 +17,7 @@
 
 #include "builder/linkmap.h"
 #include "common/fsutil.h"
+#include "common/grow.h"
 
 struct frame {
 	char *rel;      /* "" for the top */
@@ -66,14 +67,8 @@ static int list_dir(struct bld_input *in, const char *abs, struct frame *f)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (f->n == cap) {
-			char **nn = realloc(f->names, (cap ? cap * 2 : 16) * sizeof(*nn));
-
-			if (nn == NULL)
-				goto nomem;
-			f->names = nn;
-			cap = cap ? cap * 2 : 16;
-		}
+		if (ni_grow(&f->names, &cap, f->n, sizeof(*f->names), 16) != 0)
+			goto nomem;
 		if ((f->names[f->n] = strdup(de->d_name)) == NULL)
 			goto nomem;
 		f->n++;
@@ -94,15 +89,8 @@ static int push(struct bld_input *in, const char *rel)
 	char *abs;
 	int ret;
 
-	if (p->depth == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-
-		f = realloc(p->stack, cap * sizeof(*f));
-		if (f == NULL)
-			return ni_err_set(in->e, NI_ENOMEM, "out of memory");
-		p->stack = f;
-		p->cap = cap;
-	}
+	if (ni_grow(&p->stack, &p->cap, p->depth, sizeof(*p->stack), 16) != 0)
+		return ni_err_set(in->e, NI_ENOMEM, "out of memory");
 	f = &p->stack[p->depth];
 	memset(f, 0, sizeof(*f));
 	f->rel = strdup(rel);

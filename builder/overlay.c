@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "common/hash.h"
+#include "common/grow.h"
 
 #define PATH_MAXLEN 4096
 #define CAPTURE_MAX (64u << 20)
@@ -330,15 +331,8 @@ static int record_path(struct bld_overlay *ov, const char *norm)
 
 	if (!(ov->flags & BLD_LAYER_DEB))
 		return 0;
-	if (ov->n_paths == ov->cap_paths) {
-		size_t cap = ov->cap_paths ? ov->cap_paths * 2 : 64;
-		char **p = realloc(ov->paths, cap * sizeof(*p));
-
-		if (p == NULL)
-			return NI_ENOMEM;
-		ov->paths = p;
-		ov->cap_paths = cap;
-	}
+	if (ni_grow(&ov->paths, &ov->cap_paths, ov->n_paths, sizeof(*ov->paths), 64))
+		return NI_ENOMEM;
 	if (asprintf(&s, "/%s", norm[0] ? norm : ".") < 0)
 		return NI_ENOMEM;
 	ov->paths[ov->n_paths++] = s;

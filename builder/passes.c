@@ -10,6 +10,7 @@
 #include "builder/dpkg_internal.h"
 #include "builder/overlay.h"
 #include "builder/writer.h"
+#include "common/grow.h"
 
 #include <archive_entry.h>
 
@@ -176,15 +177,8 @@ static int collect_cb(struct bld_dentry *d, void *user)
 		return 0;
 	d->ino->mark = 1;
 	k->c->n_files++;
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 1024;
-		struct item *it = realloc(k->items, cap * sizeof(*it));
-
-		if (it == NULL)
-			return NI_ENOMEM;
-		k->items = it;
-		k->cap = cap;
-	}
+	if (ni_grow(&k->items, &k->cap, k->n, sizeof(*k->items), 1024) != 0)
+		return NI_ENOMEM;
 	k->items[k->n].ino = d->ino;
 	k->items[k->n].group = path_hash(d);
 	/* A base file streams from the base, in its order; a patch's file

@@ -2,6 +2,8 @@
  * shared by hard links, and removal of whole subtrees. */
 #include "builder/tree.h"
 
+#include "common/grow.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -163,18 +165,6 @@ struct bld_dentry *bld_dir_lookup(const struct bld_dentry *dir,
 	return found ? dir->kids[i] : NULL;
 }
 
-static int grow_kids(struct bld_dentry *dir)
-{
-	size_t cap = dir->cap_kids ? dir->cap_kids * 2 : 8;
-	struct bld_dentry **k = realloc(dir->kids, cap * sizeof(*k));
-
-	if (k == NULL)
-		return NI_ENOMEM;
-	dir->kids = k;
-	dir->cap_kids = cap;
-	return 0;
-}
-
 static void count_dentries(const struct bld_dentry *d, uint64_t *n)
 {
 	size_t i;
@@ -206,7 +196,7 @@ struct bld_dentry *bld_dir_put(struct bld_tree *t, struct bld_dentry *dir,
 		d->layer = layer;
 		return d;
 	}
-	if (dir->n_kids == dir->cap_kids && grow_kids(dir) != 0)
+	if (ni_grow(&dir->kids, &dir->cap_kids, dir->n_kids, sizeof(*dir->kids), 8))
 		return NULL;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL || (d->name = strdup(name)) == NULL) {

@@ -15,6 +15,8 @@
 #include <sqfs/meta_reader.h>
 #include <sqfs/super.h>
 
+#include "common/grow.h"
+
 struct ctx {
 	const char *path;
 	sqfs_file_t *file;
@@ -36,15 +38,8 @@ static int add(struct ctx *c, uint64_t off, uint64_t len, int kind)
 
 	if (len == 0)
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 1024;
-		struct img_chunk *n = realloc(l->c, cap * sizeof(*n));
-
-		if (n == NULL)
-			return ni_err_set(c->e, NI_ENOMEM, "out of memory");
-		l->c = n;
-		l->cap = cap;
-	}
+	if (ni_grow(&l->c, &l->cap, l->n, sizeof(*l->c), 1024) != 0)
+		return ni_err_set(c->e, NI_ENOMEM, "out of memory");
 	l->c[l->n].off = off;
 	l->c[l->n].len = (uint32_t)len;
 	l->c[l->n].kind = (uint8_t)kind;

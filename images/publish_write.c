@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/grow.h"
 #include "images/keys.h"
 #include "images/publish_internal.h"
 #include "images/sign.h"
@@ -25,15 +26,8 @@ static int cmp_known(const void *a, const void *b)
 static int add_known(struct pctx *p, const uint8_t *sha, uint32_t pack,
 		     uint64_t off)
 {
-	if (p->n_known == p->cap_known) {
-		size_t cap = p->cap_known ? p->cap_known * 2 : 1024;
-		struct known *k = realloc(p->known, cap * sizeof(*k));
-
-		if (k == NULL)
-			return NI_ENOMEM;
-		p->known = k;
-		p->cap_known = cap;
-	}
+	if (ni_grow(&p->known, &p->cap_known, p->n_known, sizeof(*p->known), 1024))
+		return NI_ENOMEM;
 	memcpy(p->known[p->n_known].sha, sha, NI_SHA256_LEN);
 	p->known[p->n_known].pack = pack;
 	p->known[p->n_known].off = off;
