@@ -8,7 +8,12 @@ CACHE=${NETIMG_CACHE:-$TOP/.cache}
 _n=0
 _failed=0
 T=$(mktemp -d /tmp/netimg-test.XXXXXX)
-cleanup() { rm -rf "$T"; }
+BG_PIDS=()
+cleanup() {
+	local p
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
 trap cleanup EXIT
 
 plan() { echo "1..$1"; }
@@ -41,5 +46,14 @@ jget() {
 		local $/; open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!";
 		my $d = decode_json(<$f>); my $r = eval $ARGV[1]; die $@ if $@;
 		print defined $r ? $r : "null";' "$1" "$2"
+}
+# serve_repo DIR: starts `netimg serve` on DIR (a free port on 127.0.0.1,
+# stopped by cleanup) and sets URL to its address.
+serve_repo() {
+	local out=$T/.serve.$RANDOM i
+	"$NETIMG" serve --repo "$1" --listen 127.0.0.1:0 >"$out" 2>/dev/null &
+	BG_PIDS+=($!)
+	for i in $(seq 50); do grep -q http "$out" 2>/dev/null && break; sleep 0.1; done
+	URL=$(sed -n 's|.*\(http://[^ ]*/\).*|\1|p' "$out")
 }
 done_testing() { echo "# $_n tests, $_failed failed"; [ $_failed = 0 ]; exit $?; }

@@ -6,9 +6,6 @@
 plan 16
 R=$T/repo
 BB=$CACHE/busybox-base.tar
-SPID=
-stop() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; wait 2>/dev/null; cleanup; }
-trap stop EXIT
 
 mk() {
 	printf '[image]\nname = bb\nversion = %s\nepoch = 1767225600\n[base]\nsource = %s\n' "$1" "$BB" >"$T/bb-$1.ini"
@@ -26,10 +23,7 @@ fails "show of a missing version" "bb@9: no such version" "$NETIMG" show --repo 
 fails "show of a malformed NAME@VERSION" "expected NAME@VERSION" "$NETIMG" show --repo "$R" bb
 
 # over HTTP, through netimg serve, with a dead mirror listed first
-"$NETIMG" serve --repo "$R" --listen 127.0.0.1:0 >"$T/serve.out" 2>"$T/serve.err" &
-SPID=$!
-for i in $(seq 50); do grep -q http "$T/serve.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(sed -n 's|.*\(http://[^ ]*/\).*|\1|p' "$T/serve.out")
+serve_repo "$R"
 DEAD=http://127.0.0.1:9/
 fails "a URL without --key is refused" "give the repository's public key with --key" \
 	"$NETIMG" versions --repo "$URL"

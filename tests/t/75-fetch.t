@@ -7,23 +7,11 @@
 plan 17
 R=$T/repo
 BB=$CACHE/busybox-base.tar
-PIDS=()
-stop() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; cleanup; }
-trap stop EXIT
-# serve DIR: starts netimg serve on DIR, sets URL
-serve() {
-	local out=$T/serve.$RANDOM
-	"$NETIMG" serve --repo "$1" --listen 127.0.0.1:0 >"$out" 2>/dev/null &
-	PIDS+=($!)
-	for i in $(seq 50); do grep -q http "$out" 2>/dev/null && break; sleep 0.1; done
-	URL=$(sed -n 's|.*\(http://[^ ]*/\).*|\1|p' "$out")
-}
-
 printf '[image]\nname = bb\nversion = 1\nepoch = 1767225600\n[base]\nsource = %s\n' "$BB" >"$T/bb.ini"
 "$NETIMG" build -q "$T/bb.ini" -o "$T/bb.sqfs"
 "$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
 "$NETIMG" publish --repo "$R" "$T/bb.sqfs" >/dev/null
-serve "$R"
+serve_repo "$R"
 GOOD=$URL
 K=$R/repo.pub
 
@@ -39,7 +27,7 @@ cp -a "$R" "$T/bad"
 P=$(ls "$T/bad/public/packs/"*.pack | head -1)
 perl -e 'open(my $f, "+<", $ARGV[0]) or die; binmode $f; seek($f, 100000, 0); read($f, my $b, 1);
 	seek($f, 100000, 0); print $f chr(ord($b) ^ 0xff)' "$P"
-serve "$T/bad"
+serve_repo "$T/bad"
 BAD=$URL
 echo old >"$T/keep.sqfs"
 fails "a tampered chunk is refused" "hash mismatch" "$NETIMG" fetch --repo "$BAD" --key "$K" bb@1 -o "$T/keep.sqfs"

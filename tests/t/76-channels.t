@@ -5,9 +5,6 @@
 plan 15
 R=$T/repo
 BB=$CACHE/busybox-base.tar
-SPID=
-stop() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; wait 2>/dev/null; cleanup; }
-trap stop EXIT
 "$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
 for v in 1 2 3; do
 	printf '[image]\nname = bb\nversion = %s\nepoch = 1767225600\n[base]\nsource = %s\n' "$v" "$BB" >"$T/bb$v.ini"
@@ -33,10 +30,7 @@ like "$(tail -n +2 "$C" | perl -MJSON::PP -0777 -ne 'my $d = decode_json($_); pr
 fails "pointing at an unpublished version is refused" "bb@9: not published" "$NETIMG" point --repo "$R" stable bb@9
 fails "rollback of a channel without history is refused" "no earlier version" "$NETIMG" rollback --repo "$R" fresh
 fails "a bad channel name is refused" "channel name" "$NETIMG" point --repo "$R" "../x" bb@1
-"$NETIMG" serve --repo "$R" --listen 127.0.0.1:0 >"$T/serve.out" 2>/dev/null &
-SPID=$!
-for i in $(seq 50); do grep -q http "$T/serve.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(sed -n 's|.*\(http://[^ ]*/\).*|\1|p' "$T/serve.out")
+serve_repo "$R"
 like "$("$NETIMG" history --repo "$URL" --key "$R/repo.pub" stable 2>&1)" "serial 4 +bb@3" "history over HTTP"
 perl -0777 -pi -e 's/"bb\@3"/"bb\@2"/' "$C"
 fails "a tampered pointer is refused" "bad signature" "$NETIMG" history --repo "$URL" --key "$R/repo.pub" stable
