@@ -206,11 +206,13 @@ static int check_whole(struct job *j, const char *path, const char *want)
 	return 0;
 }
 
-static int load_meta(struct job *j, EVP_PKEY *key, const char *name,
-		     const char *version, json_t **m)
+static int load_meta(struct job *j, EVP_PKEY *key,
+		     const struct cache_image_req *rq, json_t **m)
 {
+	const char *name = rq->name, *version = rq->version;
 	char *rel = img_manifest_path(name, version), idx[120], loc[200];
-	uint8_t *buf = NULL;
+	char hex[NI_SHA256_HEX];
+	uint8_t *buf = NULL, d[NI_SHA256_LEN];
 	size_t len;
 	const char *ih;
 	int ret;
@@ -220,6 +222,14 @@ static int load_meta(struct job *j, EVP_PKEY *key, const char *name,
 	ret = cache_source_get(j->src, rel, META_MAX, &buf, &len, j->e);
 	if (ret == NI_ENOENT)
 		ret = ni_err_set(j->e, NI_ENOENT, "%s: no such version", j->spec);
+	if (ret == 0 && rq->manifest_sha256 != NULL) {
+		ni_sha256_buf(buf, len, d);
+		ni_hex(d, sizeof(d), hex);
+		if (strcmp(hex, rq->manifest_sha256) != 0)
+			ret = ni_err_set(j->e, NI_EHASH,
+					 "%s: the manifest is not the one the channel pointer names",
+					 j->spec);
+	}
 	if (ret == 0)
 		ret = img_manifest_open(key, rel, buf, len, m, j->e);
 	free(buf);
@@ -237,19 +247,20 @@ static int load_meta(struct job *j, EVP_PKEY *key, const char *name,
 	return 0;
 }
 
-int cache_get_image(struct cache_source *src, EVP_PKEY *key, const char *name,
-		    const char *version, const char *out,
+int cache_get_image(struct cache_source *src, EVP_PKEY *key,
+		    const struct cache_image_req *rq,
 		    struct cache_image_stats *st, struct ni_err *e)
 {
 	struct job j = { .src = src, .e = e, .fd = -1, .st = st };
+	const char *out = rq->out;
 	struct ni_atomic a = { .fd = -1 };
 	json_t *m = NULL;
 	const char *want;
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	snprintf(j.spec, sizeof(j.spec), "%s@%s", name, version);
-	if ((ret = load_meta(&j, key, name, version, &m)) != 0 || (ret = plan(&j)) != 0)
+	snprintf(j.spec, sizeof(j.spec), "%s@%s", rq->name, rq->version);
+	if ((ret = load_meta(&j, key, rq, &m)) != 0 || (ret = plan(&j)) != 0)
 		goto out;
 	want = json_string_value(json_object_get(json_object_get(m, "image"), "sha256"));
 	st->image_size = (uint64_t)json_integer_value(json_object_get(j.index, "image_size"));

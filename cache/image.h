@@ -17,10 +17,18 @@ struct cache_image_stats {
 	size_t chunks, requests;
 };
 
-/* out: the image file to write (temporary name, fsync, rename), or NULL
- * to verify only. */
-int cache_get_image(struct cache_source *src, EVP_PKEY *key, const char *name,
-		    const char *version, const char *out,
+struct cache_image_req {
+	const char *name, *version;
+	/* hex SHA-256 the manifest's exact bytes must have (from a verified
+	 * channel pointer), or NULL */
+	const char *manifest_sha256;
+	/* the image file to write (temporary name, fsync, rename), or NULL
+	 * to verify only */
+	const char *out;
+};
+
+int cache_get_image(struct cache_source *src, EVP_PKEY *key,
+		    const struct cache_image_req *rq,
 		    struct cache_image_stats *st, struct ni_err *e);
 
 #endif

@@ -21,6 +21,7 @@ int cmd_fetch(int argc, char **argv)
 	const char *repo = NULL, *key = NULL, *out = NULL;
 	char *name = NULL, *version = NULL, size[32];
 	struct cache_image_stats st;
+	struct cache_image_req rq = { 0 };
 	struct repo_client c;
 	struct ni_err e = { 0 };
 	double t0 = ni_now();
@@ -44,7 +45,10 @@ int cmd_fetch(int argc, char **argv)
 		free(version);
 		return cli_fail(&e);
 	}
-	if (cache_get_image(c.src, c.key, name, version, out, &st, &e) != 0) {
+	rq.name = name;
+	rq.version = version;
+	rq.out = out;
+	if (cache_get_image(c.src, c.key, &rq, &st, &e) != 0) {
 		ret = cli_fail(&e);
 	} else {
 		ni_fmt_bytes(st.image_size, size, sizeof(size));

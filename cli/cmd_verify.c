@@ -15,9 +15,10 @@ static int verify_one(struct repo_client *c, const char *name,
 		      const char *version)
 {
 	struct cache_image_stats st;
+	struct cache_image_req rq = { .name = name, .version = version };
 	struct ni_err e = { 0 };
 
-	if (cache_get_image(c->src, c->key, name, version, NULL, &st, &e) != 0) {
+	if (cache_get_image(c->src, c->key, &rq, &st, &e) != 0) {
 		cli_fail(&e);
 		return 1;
 	}
