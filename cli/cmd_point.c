@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "common/units.h"
 #include "images/channel.h"
 
 static int run(const char *cmd, int rollback, int argc, char **argv)
@@ -34,7 +35,11 @@ static int run(const char *cmd, int rollback, int argc, char **argv)
 		case 'r': o.repo = optarg; break;
 		case 't': if (!rollback) return cli_usage_error(cmd, "--to is for rollback");
 			  o.target = optarg; break;
-		case 'x': o.expires = strtoll(optarg, NULL, 10); break;
+		case 'x':
+			if (ni_parse_duration(optarg, &o.expires) != 0 || o.expires == 0)
+				return cli_usage_error(cmd, "--expires %s: expected a duration such as 3600, 90m, 12h, 7d, 2w",
+						       optarg);
+			break;
 		case 'b': o.who = optarg; break;
 		default: return cli_usage_error(cmd, "bad option");
 		}

@@ -12,10 +12,14 @@ extern const struct unit_test unit_fetch_tests[];
 /* test_sign.c */
 extern const struct unit_test unit_sign_tests[];
 
+/* test_units.c */
+extern const struct unit_test unit_units_tests[];
+
 static const struct unit_test *const tables[] = {
 	unit_catalog_tests,
 	unit_fetch_tests,
 	unit_sign_tests,
+	unit_units_tests,
 	NULL,
 };
 
