@@ -25,7 +25,7 @@ static void line(json_t *p, const char *mark)
 
 int cmd_history(int argc, char **argv)
 {
-	const char *repo, *key;
+	struct repo_client_opts o;
 	struct repo_client c;
 	struct ni_err e = { 0 };
 	char rel[160];
@@ -35,14 +35,14 @@ int cmd_history(int argc, char **argv)
 	json_t *p = NULL, *h;
 	int ret = 0;
 
-	if ((ret = repo_client_options("history", argc, argv, &repo, &key)) != 0)
+	if ((ret = repo_client_options("history", argc, argv, &o)) != 0)
 		return ret;
 	if (optind != argc - 1)
 		return cli_usage_error("history", "expected --repo DIR|URL CHANNEL");
 	if (!img_valid_channel(argv[optind]))
 		return cli_usage_error("history", "'%s' is not a channel name", argv[optind]);
 	snprintf(rel, sizeof(rel), "channels/%s.json", argv[optind]);
-	if (repo_client_open(&c, repo, key, &e) != 0)
+	if (repo_client_open(&c, &o, &e) != 0)
 		return cli_fail(&e);
 	if (cache_source_get(c.src, rel, 16u << 20, &buf, &len, &e) != 0 ||
 	    img_open_signed(c.key, rel, buf, len, &payload, &plen, NULL, &e) != 0 ||
@@ -51,9 +51,15 @@ int cmd_history(int argc, char **argv)
 			ni_err_set(&e, NI_EINVAL, "%s: malformed pointer", rel);
 		ret = cli_fail(&e);
 	} else {
+		time_t x = (time_t)json_integer_value(json_object_get(p, "expires"));
+		char when[40];
+		struct tm tm;
+
 		line(p, "*");
 		json_array_foreach(json_object_get(p, "history"), i, h)
 			line(h, " ");
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime_r(&x, &tm));
+		printf("%s %s\n", x > time(NULL) ? "expires" : "EXPIRED", when);
 	}
 	json_decref(p);
 	free(buf);

@@ -58,13 +58,12 @@ static void show(json_t *m)
 int cmd_show(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "repo", required_argument, NULL, 'r' },
-		{ "key", required_argument, NULL, 'k' },
+		REPO_CLIENT_LONGOPTS,
 		{ "json", no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *repo = NULL, *key = NULL;
-	char *name = NULL, *version = NULL;
+	struct repo_client_opts o = { 0 };
+	struct repo_target t;
 	struct repo_client c;
 	struct ni_err e = { 0 };
 	json_t *m = NULL;
@@ -73,30 +72,25 @@ int cmd_show(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'r': repo = optarg; break;
-		case 'k': key = optarg; break;
-		case 'J': json = 1; break;
-		default: return cli_usage_error("show", "bad option");
-		}
+		if (repo_client_opt(&o, ch, optarg))
+			continue;
+		if (ch != 'J')
+			return cli_usage_error("show", "bad option");
+		json = 1;
 	}
-	if (repo == NULL || optind != argc - 1)
-		return cli_usage_error("show", "expected --repo DIR|URL and NAME@VERSION");
-	if (img_split_version(argv[optind], &name, &version, &e) != 0 ||
-	    repo_client_open(&c, repo, key, &e) != 0) {
-		free(name);
-		free(version);
+	if (optind != argc - 1)
+		return cli_usage_error("show", "expected --repo DIR|URL and NAME@VERSION or CHANNEL");
+	if (repo_client_open(&c, &o, &e) != 0)
 		return cli_fail(&e);
-	}
-	if (repo_client_manifest(&c, name, version, &m, &e) != 0)
+	if (repo_client_resolve(&c, argv[optind], &t, &e) != 0 ||
+	    repo_client_manifest(&c, t.name, t.version, t.manifest_sha256, &m, &e) != 0)
 		ret = cli_fail(&e);
 	else if (json)
 		json_dumpf(m, stdout, JSON_INDENT(2) | JSON_SORT_KEYS), putchar('\n');
 	else
 		show(m);
 	json_decref(m);
+	repo_target_free(&t);
 	repo_client_close(&c);
-	free(name);
-	free(version);
 	return ret;
 }

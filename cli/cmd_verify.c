@@ -12,10 +12,11 @@
 #include "images/manifest.h"
 
 static int verify_one(struct repo_client *c, const char *name,
-		      const char *version)
+		      const char *version, const char *manifest_sha256)
 {
 	struct cache_image_stats st;
-	struct cache_image_req rq = { .name = name, .version = version };
+	struct cache_image_req rq = { .name = name, .version = version,
+				      .manifest_sha256 = manifest_sha256 };
 	struct ni_err e = { 0 };
 
 	if (cache_get_image(c->src, c->key, &rq, &st, &e) != 0) {
@@ -38,33 +39,32 @@ static int verify_all(struct repo_client *c)
 		return cli_fail(&e);
 	json_array_foreach(j, i, v)
 		bad |= verify_one(c, json_string_value(json_object_get(v, "name")),
-				  json_string_value(json_object_get(v, "version")));
+				  json_string_value(json_object_get(v, "version")), NULL);
 	json_decref(j);
 	return bad;
 }
 
 int cmd_verify(int argc, char **argv)
 {
-	const char *repo, *key;
+	struct repo_client_opts o;
 	struct repo_client c;
 	struct ni_err e = { 0 };
 	int ret, bad = 0, i;
 
-	if ((ret = repo_client_options("verify", argc, argv, &repo, &key)) != 0)
+	if ((ret = repo_client_options("verify", argc, argv, &o)) != 0)
 		return ret;
-	if (repo_client_open(&c, repo, key, &e) != 0)
+	if (repo_client_open(&c, &o, &e) != 0)
 		return cli_fail(&e);
 	if (optind == argc)
 		bad = verify_all(&c);
 	for (i = optind; i < argc; i++) {
-		char *name, *version;
+		struct repo_target t;
 
-		if (img_split_version(argv[i], &name, &version, &e) != 0)
+		if (repo_client_resolve(&c, argv[i], &t, &e) != 0)
 			bad = cli_fail(&e);
 		else
-			bad |= verify_one(&c, name, version);
-		free(name);
-		free(version);
+			bad |= verify_one(&c, t.name, t.version, t.manifest_sha256);
+		repo_target_free(&t);
 	}
 	repo_client_close(&c);
 	return bad ? 1 : 0;

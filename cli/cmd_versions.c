@@ -18,7 +18,7 @@ static int print_version(struct repo_client *c, const char *name,
 	time_t t;
 	struct tm tm;
 
-	if (repo_client_manifest(c, name, version, &m, e) != 0)
+	if (repo_client_manifest(c, name, version, NULL, &m, e) != 0)
 		return 1;
 	ni_fmt_bytes((uint64_t)json_integer_value(json_object_get(json_object_get(m, "image"), "size")),
 		     size, sizeof(size));
@@ -59,16 +59,16 @@ static int list(struct repo_client *c, const char *only, struct ni_err *e)
 
 int cmd_versions(int argc, char **argv)
 {
-	const char *repo, *key;
+	struct repo_client_opts o;
 	struct repo_client c;
 	struct ni_err e = { 0 };
 	int ret;
 
-	if ((ret = repo_client_options("versions", argc, argv, &repo, &key)) != 0)
+	if ((ret = repo_client_options("versions", argc, argv, &o)) != 0)
 		return ret;
 	if (argc - optind > 1)
 		return cli_usage_error("versions", "expected --repo DIR|URL [NAME]");
-	if (repo_client_open(&c, repo, key, &e) != 0)
+	if (repo_client_open(&c, &o, &e) != 0)
 		return cli_fail(&e);
 	ret = list(&c, optind < argc ? argv[optind] : NULL, &e);
 	repo_client_close(&c);

@@ -63,49 +63,72 @@ const struct cli_cmd cli_commands[] = {
 	  "how many bytes were new to the repository. A version never changes:\n"
 	  "publishing it again with another image is refused.\n" },
 	{ "versions", cmd_versions, "list a repository's versions (each manifest verified)",
-	  "usage: netimg versions --repo DIR|URL[,URL...] [--key PUB] [NAME]\n"
+	  "usage: netimg versions --repo DIR|URL[,URL...] [--key PUB] [--config FILE] [NAME]\n"
 	  "\n"
 	  "Lists every published version (or NAME's), with its size, when it\n"
 	  "was published and how many patches went in. Each manifest's signature\n"
 	  "is checked with PUB (for a folder, DIR/repo.pub by default; for a\n"
-	  "URL, --key is required: no key is ever taken from the server).\n" },
+	  "URL, --key is required: no key is ever taken from the server).\n"
+	  "\n"
+	  "Client options (every command that reads a repository): --repo, --key,\n"
+	  "--state DIR (default /var/lib/netimg) and --config FILE (default\n"
+	  "$NETIMG_CONFIG, else /etc/netimg/client.conf if present), whose\n"
+	  "[client] section may set repo, key and state.\n" },
 	{ "show", cmd_show, "show what went into a version",
-	  "usage: netimg show --repo DIR|URL[,URL...] [--key PUB] [--json] NAME@VERSION\n"
+	  "usage: netimg show --repo DIR|URL[,URL...] [--key PUB] [--state DIR] [--json]\n"
+	  "                   NAME@VERSION|CHANNEL\n"
 	  "\n"
 	  "Prints the version's verified manifest: the image's size and SHA-256,\n"
 	  "the base, every patch with its severity and approval, the patches\n"
-	  "left out and why, and the boot settings. --json prints it whole.\n" },
+	  "left out and why, and the boot settings. --json prints it whole.\n"
+	  "A CHANNEL shows the version its verified pointer names.\n" },
 	{ "fetch", cmd_fetch, "download, verify and reassemble a version's image",
-	  "usage: netimg fetch --repo DIR|URL[,URL...] [--key PUB] NAME@VERSION -o FILE.sqfs\n"
+	  "usage: netimg fetch --repo DIR|URL[,URL...] [--key PUB] [--state DIR]\n"
+	  "                    [--config FILE] CHANNEL|NAME@VERSION -o FILE.sqfs\n"
 	  "\n"
 	  "Several URLs are mirrors, tried in order with failover. The manifest's\n"
 	  "signature, the chunk index's hash, every chunk's hash and the whole\n"
 	  "image's hash are checked before FILE is renamed into place; nothing\n"
 	  "unverified is kept. Chunks are read as ranges of the repository's packs,\n"
-	  "neighbours coalesced into large requests.\n" },
+	  "neighbours coalesced into large requests.\n"
+	  "\n"
+	  "A CHANNEL is resolved through its signed pointer, which is refused\n"
+	  "when it has expired, names another channel, or has a serial lower than\n"
+	  "the highest this client has seen for the repository's key and that\n"
+	  "channel (kept in the state folder: a mirror replaying an old pointer).\n"
+	  "The manifest fetched must be the one the pointer names.\n"
+	  "\n"
+	  "Client options (every command that reads a repository): --repo, --key,\n"
+	  "--state DIR (default /var/lib/netimg) and --config FILE (default\n"
+	  "$NETIMG_CONFIG, else /etc/netimg/client.conf if present), whose\n"
+	  "[client] section may set repo, key and state.\n" },
 	{ "verify", cmd_verify, "check a repository's signatures and every chunk",
-	  "usage: netimg verify --repo DIR|URL[,URL...] [--key PUB] [NAME@VERSION...]\n"
+	  "usage: netimg verify --repo DIR|URL[,URL...] [--key PUB] [--state DIR]\n"
+	  "                     [NAME@VERSION|CHANNEL...]\n"
 	  "\n"
 	  "Checks the named versions (default: every published one): manifest\n"
 	  "signature, chunk index hash and every chunk; one line per version, and\n"
 	  "one line saying what is wrong for each that fails (exit 1).\n" },
 	{ "point", cmd_point, "roll a channel out to a version",
-	  "usage: netimg point --repo DIR CHANNEL NAME@VERSION [--expires SECONDS] [--by WHO]\n"
+	  "usage: netimg point --repo DIR CHANNEL NAME@VERSION [--expires TIME] [--by WHO]\n"
 	  "\n"
 	  "Writes the channel's signed pointer, DIR/public/channels/CHANNEL.json:\n"
 	  "the version, its manifest's hash, a serial one higher than before,\n"
 	  "the time, who (--by, default $USER), an expiry (default 7 days) and\n"
-	  "the history of earlier pointers. One small atomic write.\n" },
+	  "the history of earlier pointers. One small atomic write. TIME is\n"
+	  "seconds or 90m, 12h, 7d, 2w; clients refuse an expired pointer, so a\n"
+	  "timer must run netimg refresh before it runs out.\n" },
 	{ "rollback", cmd_rollback, "point a channel back at an earlier version",
-	  "usage: netimg rollback --repo DIR CHANNEL [--to NAME@VERSION] [--expires SECONDS] [--by WHO]\n"
+	  "usage: netimg rollback --repo DIR CHANNEL [--to NAME@VERSION] [--expires TIME] [--by WHO]\n"
 	  "\n"
 	  "A new pointer, with a higher serial, to the version before the\n"
 	  "current one in the channel's history, or to --to.\n" },
 	{ "history", cmd_history, "show a channel's pointer and its history",
-	  "usage: netimg history --repo DIR|URL[,URL...] [--key PUB] CHANNEL\n"
+	  "usage: netimg history --repo DIR|URL[,URL...] [--key PUB] [--config FILE] CHANNEL\n"
 	  "\n"
 	  "Verifies the channel's signed pointer and prints it (marked *) and\n"
-	  "the earlier pointers, newest first.\n" },
+	  "the earlier pointers, newest first, then when the pointer expires (or\n"
+	  "expired). History is for people: it applies no replay check.\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },
