@@ -225,7 +225,7 @@ int cache_pointer_get(struct cache_source *src, EVP_PKEY *key,
 	snprintf(rel, sizeof(rel), "channels/%s.json", channel);
 	ret = cache_source_get(src, rel, POINTER_MAX, &buf, &len, e);
 	if (ret == NI_ENOENT)
-		ret = ni_err_set(e, NI_ENOENT, "%s: no such channel", rel);
+		ret = ni_err_set(e, NI_ENOENT, "%s: no such channel (give a CHANNEL or NAME@VERSION)", rel);
 	if (ret == 0)
 		ret = img_open_signed(key, rel, buf, len, &payload, &plen, NULL, e);
 	if (ret == 0 && (p->payload = json_loadb(payload, plen, 0, NULL)) == NULL)

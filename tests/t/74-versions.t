@@ -20,7 +20,7 @@ like "$out" "bb@2	" "... and bb@2"
 like "$("$NETIMG" show --repo "$R" bb@2 2>&1)" "image: [0-9]+ bytes, sha256 $(sha256sum <"$T/bb-2.sqfs" | cut -d' ' -f1)" \
 	"show names the image's SHA-256"
 fails "show of a missing version" "bb@9: no such version" "$NETIMG" show --repo "$R" bb@9
-fails "show of a malformed NAME@VERSION" "expected NAME@VERSION" "$NETIMG" show --repo "$R" bb
+fails "show of a name that is neither NAME@VERSION nor a channel" "channels/bb.json: no such channel \(give a CHANNEL or NAME@VERSION\)" "$NETIMG" show --repo "$R" bb
 
 # over HTTP, through netimg serve, with a dead mirror listed first
 serve_repo "$R"
