@@ -1,6 +1,7 @@
 /* channel.c: writing channel pointers (point, rollback). */
 #include "images/channel.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,18 @@
 #include "images/manifest.h"
 #include "images/repo.h"
 #include "images/sign.h"
+
+const char *img_default_who(void)
+{
+	struct passwd *pw;
+	const char *u = getenv("SUDO_USER");
+
+	if (u == NULL || *u == '\0')
+		u = getenv("USER");
+	if ((u == NULL || *u == '\0') && (pw = getpwuid(geteuid())) != NULL)
+		u = pw->pw_name;
+	return u && *u ? u : "unknown";
+}
 
 int img_valid_channel(const char *s)
 {
@@ -125,7 +138,7 @@ static int write_pointer(struct pt *p, const char *target,
 			 struct img_point_result *r)
 {
 	char hex[NI_SHA256_HEX], *text, *out = NULL;
-	const char *who = p->o->who ? p->o->who : getenv("USER");
+	const char *who = p->o->who ? p->o->who : img_default_who();
 	int64_t now = (int64_t)time(NULL);
 	int64_t exp = p->o->expires > 0 ? p->o->expires : IMG_CHANNEL_EXPIRES_DEFAULT;
 	uint64_t serial = p->cur ? (uint64_t)json_integer_value(json_object_get(p->cur, "serial")) + 1 : 1;

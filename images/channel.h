@@ -33,5 +33,7 @@ struct img_point_result {
 int img_point(const struct img_point_opts *o, int rollback,
 	      struct img_point_result *r, struct ni_err *e);
 int img_valid_channel(const char *s);
+/* Who acts, for records: $SUDO_USER, $USER, else the effective user. */
+const char *img_default_who(void);
 
 #endif
