@@ -226,11 +226,16 @@ const char *img_serve_content_type(const char *rel)
 	return "application/octet-stream";
 }
 
-/* Channel pointers and boot scripts change in place (by rename); every
- * other published file is immutable under its name. */
+/* Channel pointers, boot scripts, the list of versions (rewritten by each
+ * publish), location files (rewritten by a repack) and repo.json change in
+ * place (by rename); every other published file is immutable under its
+ * name. docs/nginx-repo.conf says the same to nginx. */
 const char *img_serve_cache_control(const char *rel)
 {
-	if (strncmp(rel, "channels/", 9) == 0 || has_suffix(rel, ".ipxe"))
+	if (strncmp(rel, "channels/", 9) == 0 || has_suffix(rel, ".ipxe") ||
+	    strncmp(rel, "locations/", 10) == 0 ||
+	    strcmp(rel, "versions/index.json") == 0 ||
+	    strcmp(rel, "repo.json") == 0)
 		return "no-cache";
 	return "public, max-age=31536000, immutable";
 }

@@ -56,4 +56,91 @@ serve_repo() {
 	for i in $(seq 50); do grep -q http "$out" 2>/dev/null && break; sleep 0.1; done
 	URL=$(sed -n 's|.*\(http://[^ ]*/\).*|\1|p' "$out")
 }
+# free_port: a port of 127.0.0.1 that was free a moment ago (tests of other
+# worktrees run at once: a server started on it may find it taken).
+free_port() {
+	perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1)->sockport'
+}
+# nginx_start SITE.in: runs Debian's nginx (no daemon, one worker, stopped
+# by cleanup) with the server block SITE.in, its "@PORT@" replaced by a free
+# port (up to 5 tries when another process takes it first). Everything of
+# nginx's (configuration, pid, logs, temporary folders) lives in SITE.in's
+# folder; its access log is $NGINX_LOG, one line a request:
+#   METHOD URI STATUS BODY-BYTES RANGE CACHE-STATUS   ("-" when none)
+# When run as root, the workers run as nobody: what they serve must be
+# world-readable (the folders above it in $T are made traversable).
+# Sets NGINX_PORT and NGINX_LOG; fails with a line on stderr.
+nginx_start() {
+	local n try pid i port user=
+	n=$(cd "$(dirname "$1")" && pwd)
+	command -v nginx >/dev/null || { echo "nginx_start: nginx is not installed" >&2; return 1; }
+	[ "$(id -u)" = 0 ] && user="user nobody $(id -gn nobody);" && chmod o+x "$T" "$n"
+	mkdir -p "$n/tmp"
+	for try in 1 2 3 4 5; do
+		port=$(free_port)
+		sed "s/@PORT@/$port/g" "$1" >"$n/site.conf"
+		cat >"$n/nginx.conf" <<-EOF
+		$user
+		daemon off;
+		worker_processes 1;
+		pid $n/nginx.pid;
+		lock_file $n/nginx.lock;
+		error_log $n/error.log;
+		events { worker_connections 256; }
+		http {
+		    log_format netimg '\$request_method \$request_uri \$status \$body_bytes_sent \$http_range \$upstream_cache_status';
+		    access_log $n/access.log netimg;
+		    client_body_temp_path $n/tmp/body;
+		    proxy_temp_path $n/tmp/proxy;
+		    fastcgi_temp_path $n/tmp/fastcgi;
+		    uwsgi_temp_path $n/tmp/uwsgi;
+		    scgi_temp_path $n/tmp/scgi;
+		    include $n/site.conf;
+		}
+		EOF
+		rm -f "$n/nginx.pid"
+		nginx -e "$n/error.log" -p "$n" -c "$n/nginx.conf" 2>>"$n/error.log" &
+		pid=$!
+		# The pid file is written once the port is bound.
+		for i in $(seq 100); do
+			[ -s "$n/nginx.pid" ] && break
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		if [ -s "$n/nginx.pid" ] && kill -0 "$pid" 2>/dev/null; then
+			BG_PIDS+=("$pid")
+			NGINX_PORT=$port NGINX_LOG=$n/access.log
+			return 0
+		fi
+		kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+		grep -q 'Address already in use' "$n/error.log" || break
+	done
+	echo "nginx_start: nginx did not start: $(grep emerg "$n/error.log" | tail -1)" >&2
+	return 1
+}
+# serve_nginx DIR: serves DIR/public with nginx and the sample configuration
+# docs/nginx-repo.conf, only its listen and root lines changed (see
+# nginx_start); sets URL to its address, like serve_repo.
+serve_nginx() {
+	local dir n
+	dir=$(cd "$1" && pwd) || return 1
+	n=$(mktemp -d "$T/.nginx.XXXXXX")
+	sed -e 's|^\([[:space:]]*\)listen [^;]*;|\1listen 127.0.0.1:@PORT@;|' \
+		-e "s|^\\([[:space:]]*\\)root [^;]*;|\\1root $dir/public;|" \
+		"$TOP/docs/nginx-repo.conf" >"$n/site.in"
+	grep -q '^[[:space:]]*listen 127.0.0.1:@PORT@;' "$n/site.in" && grep -q "^[[:space:]]*root $dir/public;" "$n/site.in" ||
+		{ echo "serve_nginx: docs/nginx-repo.conf has no listen or root line to set" >&2; return 1; }
+	[ "$(id -u)" = 0 ] && _traversable "$dir/public"
+	nginx_start "$n/site.in" || return 1
+	URL=http://127.0.0.1:$NGINX_PORT/
+}
+# _traversable PATH: o+x on PATH's folders below $T (as a web server's user
+# needs them).
+_traversable() {
+	local p=$1
+	while [ "$p" != "$T" ] && [ "${p#"$T"/}" != "$p" ]; do
+		[ -d "$p" ] && chmod o+x "$p"
+		p=$(dirname "$p")
+	done
+}
 done_testing() { echo "# $_n tests, $_failed failed"; [ $_failed = 0 ]; exit $?; }

@@ -81,7 +81,7 @@ no_secret() {
 	if grep -qF -e "$SECRET" -e "root:" "$T/body"; then _result 1 "$1"; else _result 0 "$1"; fi
 }
 
-plan 109
+plan 111
 
 start main
 like "$(head -1 "$T/main.out")" "^serving $R/public on http://127\.0\.0\.1:[0-9]+/\$" \
@@ -110,6 +110,11 @@ ok ".json: the body is the file" cmp "$P/index.json" "$T/body"
 get /channels/x.json
 is "$(hdr Cache-Control)" no-cache "channels/ are no-cache"
 is "$(hdr Content-Type)" application/json "channels/x.json is application/json"
+mkdir -p "$P/versions" "$P/locations/bb" && echo '{}' >"$P/versions/index.json" && echo '{}' >"$P/locations/bb/1.json"
+get /versions/index.json
+is "$CODE $(hdr Cache-Control)" "200 no-cache" "versions/index.json (rewritten by each publish) is no-cache"
+get /locations/bb/1.json
+is "$CODE $(hdr Cache-Control)" "200 no-cache" "locations/ (rewritten by a repack) are no-cache"
 get /boot.ipxe
 is "$CODE $(hdr Content-Type) $(hdr Cache-Control)" "200 text/plain no-cache" "boot.ipxe: text/plain, no-cache"
 get /netimg.pub
