@@ -5,7 +5,7 @@
 # has seen (kept per key and channel in the state folder). The client
 # configuration file gives the same options.
 . "$(dirname "$0")/../lib.sh"
-plan 31
+plan 35
 R=$T/repo
 BB=$CACHE/busybox-base.tar
 "$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
@@ -93,6 +93,21 @@ cp "$T/stable-good.json" "$C"
 fails "a state folder that cannot be written is a clear error" "cannot keep client state \(give --state DIR\)" \
 	fetch --state /proc/netimg-state stable -o "$T/s.sqfs"
 
+# The same through nginx with the sample configuration (pointers are
+# served no-cache, so a repoint is seen at once).
+# (A fresh state: the foreign pointer above was validly signed, so its
+# serial was rightly recorded.)
+URL0=$URL S0=$S S=$T/nginx-state
+serve_nginx "$R"
+like "$(fetch stable -o "$T/n.sqfs")" "channel stable: serial [0-9]+, bb@3" "through nginx: fetch CHANNEL"
+ok "through nginx: the image is the pointed version" cmp "$T/n.sqfs" "$T/bb3.sqfs"
+"$NETIMG" rollback --repo "$R" stable --to bb@2 >/dev/null
+like "$(fetch stable -o "$T/n.sqfs")" "bb@2" "through nginx: a repoint is seen at once"
+cp "$C" "$T/stable-good.json" && cp "$T/stable-serial1.json" "$C"
+fails "through nginx: a replayed pointer is refused" "replayed pointer: serial 1 is lower than" fetch stable -o "$T/n.sqfs"
+cp "$T/stable-good.json" "$C"
+URL=$URL0 S=$S0
+
 # The client configuration file.
 cat >"$T/client.conf" <<CONF
 # a laptop's configuration
@@ -104,7 +119,7 @@ state = $T/conf-state
 [agent]
 interval = 300
 CONF
-like "$("$NETIMG" fetch --config "$T/client.conf" stable -o "$T/c.sqfs")" "serial [0-9]+, bb@3" \
+like "$("$NETIMG" fetch --config "$T/client.conf" stable -o "$T/c.sqfs")" "serial [0-9]+, bb@2" \
 	"fetch with only --config (repo with a dead first mirror, key, state from the file)"
 ok "the state folder named in the config file was used" test -d "$T/conf-state/channels/$FPR"
 like "$(NETIMG_CONFIG=$T/client.conf "$NETIMG" versions)" "bb@1" "\$NETIMG_CONFIG names the file"
