@@ -39,6 +39,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_point(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_refresh(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

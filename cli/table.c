@@ -129,6 +129,16 @@ const struct cli_cmd cli_commands[] = {
 	  "Verifies the channel's signed pointer and prints it (marked *) and\n"
 	  "the earlier pointers, newest first, then when the pointer expires (or\n"
 	  "expired). History is for people: it applies no replay check.\n" },
+	{ "refresh", cmd_refresh, "re-sign channel pointers with a new expiry (for a timer)",
+	  "usage: netimg refresh --repo DIR [--expires TIME] [CHANNEL...]\n"
+	  "\n"
+	  "Re-signs the named channels' pointers (default: every channel in\n"
+	  "DIR/public/channels/) with a new expiry, --expires from now (seconds\n"
+	  "or 90m, 12h, 7d, 2w; default 7 days). Nothing else changes: the version, its manifest's\n"
+	  "hash, the serial, time, who and history stay; a \"refreshed\" time is\n"
+	  "set. Clients refuse only lower serials, so they accept it. Takes the\n"
+	  "publishers' lock. Run it from a timer well within the expiry (see\n"
+	  "the operator guide), or clients stop at the expiry.\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },

@@ -45,30 +45,6 @@ struct pt {
 	char rel[160];
 };
 
-static int read_signed(struct pt *p, const char *rel, json_t **out)
-{
-	char *path = img_repo_path(&p->repo, rel), *buf = NULL;
-	const void *payload;
-	size_t len, plen;
-	int ret;
-
-	*out = NULL;
-	if (path == NULL)
-		return ni_err_set(p->e, NI_ENOMEM, "out of memory");
-	if (access(path, F_OK) != 0) {
-		free(path);
-		return NI_ENOENT;
-	}
-	ret = ni_read_file(path, 16u << 20, &buf, &len, p->e);
-	if (ret == 0)
-		ret = img_open_signed(p->pub, path, buf, len, &payload, &plen, NULL, p->e);
-	if (ret == 0 && (*out = json_loadb(payload, plen, 0, NULL)) == NULL)
-		ret = ni_err_set(p->e, NI_EINVAL, "%s: malformed", path);
-	free(buf);
-	free(path);
-	return ret;
-}
-
 /* The manifest's hash, which also proves the version is published. */
 static int manifest_hash(struct pt *p, const char *target, char hex[NI_SHA256_HEX])
 {
@@ -137,12 +113,11 @@ static json_t *history(json_t *cur)
 static int write_pointer(struct pt *p, const char *target,
 			 struct img_point_result *r)
 {
-	char hex[NI_SHA256_HEX], *text, *out = NULL;
+	char hex[NI_SHA256_HEX];
 	const char *who = p->o->who ? p->o->who : img_default_who();
 	int64_t now = (int64_t)time(NULL);
 	int64_t exp = p->o->expires > 0 ? p->o->expires : IMG_CHANNEL_EXPIRES_DEFAULT;
 	uint64_t serial = p->cur ? (uint64_t)json_integer_value(json_object_get(p->cur, "serial")) + 1 : 1;
-	size_t len;
 	json_t *j;
 	int ret;
 
@@ -153,36 +128,13 @@ static int write_pointer(struct pt *p, const char *target,
 		      "manifest_sha256", hex, "serial", (json_int_t)serial,
 		      "time", (json_int_t)now, "who", who ? who : "unknown",
 		      "expires", (json_int_t)(now + exp), "history", history(p->cur));
-	text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-	json_decref(j);
-	if (text == NULL)
+	if (j == NULL)
 		return ni_err_set(p->e, NI_ENOMEM, "out of memory");
-	ret = img_sign(p->priv, text, strlen(text), &out, &len, p->e);
-	free(text);
-	if (ret == 0)
-		ret = img_repo_write(&p->repo, p->rel, out, len, p->e);
-	free(out);
+	ret = img_repo_write_signed(&p->repo, p->priv, p->rel, j, NULL, p->e);
+	json_decref(j);
 	snprintf(r->target, sizeof(r->target), "%s", target);
 	r->serial = serial;
 	r->expires_at = now + exp;
-	return ret;
-}
-
-static int load_keys(struct pt *p)
-{
-	char *priv = ni_path_join(p->repo.priv, "repo.key");
-	char *pub = ni_path_join(p->repo.dir, "repo.pub");
-	int ret;
-
-	if (priv == NULL || pub == NULL)
-		ret = ni_err_set(p->e, NI_ENOMEM, "out of memory");
-	else if (access(priv, F_OK) != 0)
-		ret = ni_err_set(p->e, NI_ENOENT, "%s: no signing key (run netimg keygen --repo %s)",
-				 p->repo.dir, p->repo.dir);
-	else if ((ret = img_key_load_private(priv, &p->priv, p->e)) == 0)
-		ret = img_key_load_public(pub, &p->pub, p->e);
-	free(priv);
-	free(pub);
 	return ret;
 }
 
@@ -200,8 +152,8 @@ int img_point(const struct img_point_opts *o, int rollback,
 	snprintf(p.rel, sizeof(p.rel), "channels/%s.json", o->channel);
 	if ((ret = img_repo_open(&p.repo, o->repo, 1, e)) != 0)
 		return ret;
-	if ((ret = load_keys(&p)) == 0) {
-		ret = read_signed(&p, p.rel, &p.cur);
+	if ((ret = img_repo_keys(&p.repo, &p.priv, &p.pub, e)) == 0) {
+		ret = img_repo_read_signed(&p.repo, p.pub, p.rel, &p.cur, NULL, NULL, e);
 		if (ret == NI_ENOENT)
 			ret = 0;
 	}
