@@ -3,7 +3,7 @@
 # else changed (serial kept), under the publishers' lock; a pointer that
 # does not verify is never re-signed.
 . "$(dirname "$0")/../lib.sh"
-plan 17
+plan 21
 R=$T/repo
 BB=$CACHE/busybox-base.tar
 "$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
@@ -55,6 +55,18 @@ perl -0777 -pi -e 's/"carol"/"mallory"/' "$CH/beta.json"
 fails "a tampered pointer is refused, not re-signed" "beta.json: bad signature" "$NETIMG" refresh --repo "$R"
 ok "... and the other channels were not written either" cmp "$CH/stable.json" "$T/stable.mid"
 cp "$T/beta.mid" "$CH/beta.json"
+
+# a client that saw serial N accepts the refreshed pointer (same serial);
+# an expired pointer is refused until the refresh
+"$NETIMG" point --repo "$R" edge bb@1 --expires 1 >/dev/null
+S=$T/state
+like "$("$NETIMG" verify --repo "$R" --state "$S" edge 2>&1)" "bb@1: ok" "a client accepts the pointer (serial 1 recorded)"
+sleep 2
+fails "the pointer expires" "expired pointer" "$NETIMG" verify --repo "$R" --state "$S" edge
+"$NETIMG" refresh --repo "$R" edge >/dev/null
+like "$("$NETIMG" verify --repo "$R" --state "$S" edge 2>&1)" "bb@1: ok" \
+	"after refresh the same client accepts it again (equal serial, later expiry)"
+like "$("$NETIMG" history --repo "$R" edge 2>&1)" "^\* serial 1 " "history: still serial 1"
 
 # the publishers' lock: refresh waits for a holder
 flock "$R/private/lock" sh -c "touch '$T/held'; sleep 2" &
