@@ -42,5 +42,8 @@ int cmd_history(int argc, char **argv);
 int cmd_refresh(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_host(int argc, char **argv);
+int cmd_ipxe(int argc, char **argv);
+int cmd_pxe_config(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "common/units.h"
 #include "images/channel.h"
+#include "netboot/ipxe.h"
 
 static int run(const char *cmd, int rollback, int argc, char **argv)
 {
@@ -26,7 +27,7 @@ static int run(const char *cmd, int rollback, int argc, char **argv)
 	char when[40];
 	struct tm tm;
 	time_t t;
-	int ch, want = rollback ? 1 : 2;
+	int ch, want = rollback ? 1 : 2, written;
 
 	optind = 1;
 	opterr = 0;
@@ -56,6 +57,13 @@ static int run(const char *cmd, int rollback, int argc, char **argv)
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime_r(&t, &tm));
 	printf("%s -> %s (serial %llu, expires %s)\n", o.channel, r.target,
 	       (unsigned long long)r.serial, when);
+	fflush(stdout);
+	/* The channel's iPXE script follows its pointer, right after it. */
+	if (nb_ipxe_channel_changed(o.repo, o.channel, &written, &e) != 0) {
+		fprintf(stderr, "netimg: %s now points at %s, but its iPXE script was not rewritten: %s (run netimg ipxe --repo %s)\n",
+			o.channel, r.target, e.msg, o.repo);
+		return 1;
+	}
 	return 0;
 }
 

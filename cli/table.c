@@ -139,6 +139,38 @@ const struct cli_cmd cli_commands[] = {
 	  "set. Clients refuse only lower serials, so they accept it. Takes the\n"
 	  "publishers' lock. Run it from a timer well within the expiry (see\n"
 	  "the operator guide), or clients stop at the expiry.\n" },
+	{ "host", cmd_host, "the inventory of netbooting machines (add, list, remove, move)",
+	  "usage: netimg host add --repo DIR MAC --name NAME --channel CHANNEL\n"
+	  "       netimg host list --repo DIR [--json]\n"
+	  "       netimg host remove --repo DIR MAC|NAME\n"
+	  "       netimg host move --repo DIR MAC|NAME --channel CHANNEL\n"
+	  "\n"
+	  "Which channel each machine (by the MAC address it boots from) netboots.\n"
+	  "The inventory is kept in DIR/private/hosts.json, never served; once\n"
+	  "netimg ipxe has set netboot up, each change rewrites the host's script\n"
+	  "in DIR/public/ipxe/hosts/.\n" },
+	{ "ipxe", cmd_ipxe, "write the iPXE scripts machines netboot with",
+	  "usage: netimg ipxe --repo DIR [--url URL[,URL...]] [--default CHANNEL | --no-default]\n"
+	  "\n"
+	  "Writes DIR/public/boot.ipxe, which every machine fetches first and\n"
+	  "which chains by MAC (${net0/mac}) to ipxe/hosts/MAC.ipxe, and from\n"
+	  "there to ipxe/channels/CHANNEL.ipxe: the kernel, initramfs and command\n"
+	  "line of the version the channel points at. Unknown machines boot\n"
+	  "--default CHANNEL, or (--no-default, the first time's default) are\n"
+	  "told so and retry every minute. Scripts use relative URLs only, so a\n"
+	  "mirror serves them as they are; --url is the list of repository URLs\n"
+	  "the initramfs fetches the image from (netimg.repo=). The settings are\n"
+	  "kept in DIR/private/netboot.json: later runs may leave them out, and\n"
+	  "netimg point and rollback rewrite the channel's script after the\n"
+	  "pointer.\n" },
+	{ "pxe-config", cmd_pxe_config, "print a dnsmasq proxy-DHCP/TFTP configuration for PXE",
+	  "usage: netimg pxe-config --url URL [--interface IF] [--subnet NET] [--tftp-root DIR]\n"
+	  "\n"
+	  "Prints a dnsmasq configuration: proxy DHCP beside the network's own\n"
+	  "DHCP server, and TFTP, so that PXE firmware chainloads Debian's iPXE\n"
+	  "(package ipxe: undionly.kpxe for BIOS, snponly.efi for UEFI, from\n"
+	  "/usr/lib/ipxe or --tftp-root) and iPXE fetches URL/boot.ipxe. The\n"
+	  "network's address is --subnet, else the IPv4 network of --interface.\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },
