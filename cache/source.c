@@ -9,6 +9,7 @@
 
 #include "cache/fetch.h"
 #include "common/fsutil.h"
+#include "common/hash.h"
 
 struct cache_source {
 	char *dir;                 /* local: DIR */
@@ -99,6 +100,26 @@ int cache_source_get(struct cache_source *s, const char *rel, size_t max,
 	ret = ni_read_file(path, max, (char **)out, len, e);
 	free(path);
 	return ret;
+}
+
+int cache_source_get_sha256(struct cache_source *s, const char *rel,
+			    size_t max, const uint8_t *sha, uint8_t **out,
+			    size_t *len, struct ni_err *e)
+{
+	uint8_t d[NI_SHA256_LEN];
+	int ret;
+
+	if (s->f != NULL)
+		return cache_fetch_mem_sha256(s->f, rel, max, sha, out, len, NULL, e);
+	if ((ret = cache_source_get(s, rel, max, out, len, e)) != 0)
+		return ret;
+	ni_sha256_buf(*out, *len, d);
+	if (memcmp(d, sha, NI_SHA256_LEN) != 0) {
+		free(*out);
+		*out = NULL;
+		return ni_err_set(e, NI_EHASH, "%s/%s: hash mismatch (tampered)", s->pub, rel);
+	}
+	return 0;
 }
 
 static int local_ranges(struct cache_source *s, const char *rel,

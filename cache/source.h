@@ -23,6 +23,13 @@ const char *cache_source_dir(const struct cache_source *s);
 int cache_source_get(struct cache_source *s, const char *rel, size_t max,
 		     uint8_t **out, size_t *len, struct ni_err *e);
 
+/* The same, accepting only bytes whose SHA-256 is sha (32 bytes): a
+ * mirror that serves other bytes fails over to the next; a folder's file
+ * that differs is NI_EHASH naming it. */
+int cache_source_get_sha256(struct cache_source *s, const char *rel,
+			    size_t max, const uint8_t *sha, uint8_t **out,
+			    size_t *len, struct ni_err *e);
+
 /* Reads byte ranges of public/REL, handing each to sink complete (any
  * order). For mirrors, a range sink rejects is fetched from the next. */
 int cache_source_ranges(struct cache_source *s, const char *rel,

@@ -6,25 +6,61 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/attach.h"
 #include "cache/image.h"
 #include "cli/cli.h"
 #include "cli/repo_client.h"
 #include "images/manifest.h"
 
+/* Every attachment of the version: record signature, the manifest hash
+ * it names, the blob's size and hash. */
+static int verify_attachments(struct repo_client *c, const char *name,
+			      const char *version, const char *msha, size_t *n,
+			      struct ni_err *e)
+{
+	struct cache_attach_req rq = { .name = name, .version = version,
+				       .manifest_sha256 = msha };
+	struct cache_attachment a;
+	json_t *kinds, *k;
+	size_t i;
+	int ret = cache_attach_list(c->src, name, version, &kinds, e);
+
+	*n = 0;
+	json_array_foreach(kinds, i, k) {
+		rq.kind = json_string_value(k);
+		if ((ret = cache_attach_get(c->src, c->key, &rq, &a, e)) != 0)
+			break;
+		cache_attach_free(&a);
+		(*n)++;
+	}
+	json_decref(kinds);
+	return ret;
+}
+
 static int verify_one(struct repo_client *c, const char *name,
 		      const char *version, const char *manifest_sha256)
 {
 	struct cache_image_stats st;
+	char msha[NI_SHA256_HEX];
 	struct cache_image_req rq = { .name = name, .version = version,
-				      .manifest_sha256 = manifest_sha256 };
+				      .manifest_sha256 = msha };
 	struct ni_err e = { 0 };
+	size_t n;
 
-	if (cache_get_image(c->src, c->key, &rq, &st, &e) != 0) {
+	/* the manifest's hash pins the bytes the image check and the
+	 * attachment records are checked against */
+	if (cache_manifest_sha256(c->src, c->key, name, version, manifest_sha256,
+				  msha, &e) != 0 ||
+	    cache_get_image(c->src, c->key, &rq, &st, &e) != 0 ||
+	    verify_attachments(c, name, version, msha, &n, &e) != 0) {
 		cli_fail(&e);
 		return 1;
 	}
-	printf("%s@%s: ok (signature, index and %zu chunks verified)\n", name,
+	printf("%s@%s: ok (signature, index and %zu chunks verified", name,
 	       version, st.chunks);
+	if (n > 0)
+		printf("; %zu attachment%s", n, n == 1 ? "" : "s");
+	printf(")\n");
 	return 0;
 }
 

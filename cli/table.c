@@ -107,7 +107,9 @@ const struct cli_cmd cli_commands[] = {
 	  "                     [NAME@VERSION|CHANNEL...]\n"
 	  "\n"
 	  "Checks the named versions (default: every published one): manifest\n"
-	  "signature, chunk index hash and every chunk; one line per version, and\n"
+	  "signature, chunk index hash, every chunk, and every attachment (its\n"
+	  "record's signature, the manifest hash it names, the blob's size and\n"
+	  "hash); one line per version, and\n"
 	  "one line saying what is wrong for each that fails (exit 1).\n" },
 	{ "point", cmd_point, "roll a channel out to a version",
 	  "usage: netimg point --repo DIR CHANNEL NAME@VERSION [--expires TIME] [--by WHO]\n"
@@ -171,6 +173,24 @@ const struct cli_cmd cli_commands[] = {
 	  "(package ipxe: undionly.kpxe for BIOS, snponly.efi for UEFI, from\n"
 	  "/usr/lib/ipxe or --tftp-root) and iPXE fetches URL/boot.ipxe. The\n"
 	  "network's address is --subnet, else the IPv4 network of --interface.\n" },
+	{ "attach", cmd_attach, "attach a file to a published version (initramfs, hot set)",
+	  "usage: netimg attach --repo DIR NAME@VERSION KIND FILE [--by WHO]\n"
+	  "\n"
+	  "A version's manifest never changes; what is added later is an\n"
+	  "attachment: FILE is stored content-named as DIR/public/blobs/SHA256,\n"
+	  "and a record signed with the repository key,\n"
+	  "DIR/public/attachments/NAME/VERSION/KIND.json, names the version's\n"
+	  "manifest hash and the blob's SHA-256 and size. KIND is 1-32 of a-z 0-9\n"
+	  "- (initrd, hot). Attaching a KIND again replaces the record; the\n"
+	  "manifest never changes. Takes the publishers' lock.\n" },
+	{ "attachments", cmd_attachments, "list a version's attachments, verified, or fetch one",
+	  "usage: netimg attachments --repo DIR|URL[,URL...] [--key PUB] [--state DIR]\n"
+	  "                          CHANNEL|NAME@VERSION [KIND -o FILE]\n"
+	  "\n"
+	  "Lists the version's attachments, each verified: the record's\n"
+	  "signature, that it names this version's verified manifest, and the\n"
+	  "blob's size and SHA-256. With KIND -o FILE, writes that attachment's\n"
+	  "verified bytes to FILE (temporary name, fsync, rename).\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },
@@ -239,7 +259,7 @@ int cmd_help(int argc, char **argv)
 	       "usage: netimg COMMAND [OPTIONS]\n\ncommands:\n",
 	       NETIMG_VERSION);
 	for (c = cli_commands; c->name != NULL; c++)
-		printf("  %-10s %s\n", c->name, c->summary);
+		printf("  %-12s %s\n", c->name, c->summary);
 	printf("\n'netimg COMMAND --help' shows a command's options.\n");
 	return 0;
 }
