@@ -227,13 +227,14 @@ const char *img_serve_content_type(const char *rel)
 }
 
 /* Channel pointers, boot scripts, the list of versions (rewritten by each
- * publish), location files (rewritten by a repack) and repo.json change in
- * place (by rename); every other published file is immutable under its
- * name. docs/nginx-repo.conf says the same to nginx. */
+ * publish), location files (rewritten by a repack), attachment records and
+ * lists (an attachment may be replaced) and repo.json change in place (by
+ * rename); every other published file is immutable under its name. docs/nginx-repo.conf says the same to nginx. */
 const char *img_serve_cache_control(const char *rel)
 {
 	if (strncmp(rel, "channels/", 9) == 0 || has_suffix(rel, ".ipxe") ||
 	    strncmp(rel, "locations/", 10) == 0 ||
+	    strncmp(rel, "attachments/", 12) == 0 ||
 	    strcmp(rel, "versions/index.json") == 0 ||
 	    strcmp(rel, "repo.json") == 0)
 		return "no-cache";

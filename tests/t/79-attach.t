@@ -4,7 +4,7 @@
 # verify record, manifest hash, blob size and hash. Each way a record or
 # blob can be wrong is its own error.
 . "$(dirname "$0")/../lib.sh"
-plan 37
+plan 39
 R=$T/repo
 BB=$CACHE/busybox-base.tar
 "$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
@@ -46,6 +46,10 @@ is "$(ls "$P/blobs" | wc -l)" "$n" "the same content attached to another version
 serve_repo "$R"; U1=$URL
 "$NETIMG" attachments --repo "$U1" --key "$R/repo.pub" bb@1 initrd -o "$T/http.img" >/dev/null
 ok "fetched over HTTP, verified" cmp "$T/http.img" "$T/initrd.img"
+cc() { curl -sI "$U1$1" | tr -d '\r' | sed -n 's/^Cache-Control: //Ip'; }
+is "$(cc attachments/bb/1/hot.json) | $(cc attachments/bb/1.json)" "no-cache | no-cache" \
+	"netimg serve: attachment records and lists (replaceable) are no-cache"
+is "$(cc "blobs/$INITRD")" "public, max-age=31536000, immutable" "netimg serve: blobs are immutable"
 "$NETIMG" point --repo "$R" stable bb@1 >/dev/null
 like "$("$NETIMG" attachments --repo "$U1" --key "$R/repo.pub" --state "$T/state" stable 2>&1)" "^hot .*ok" \
 	"attachments of the version a channel points at"
