@@ -56,7 +56,8 @@ static int copy_mirrors(struct cache_fetcher *f, const char *const *mirrors,
 
 	f->mirrors = calloc(n, sizeof(*f->mirrors));
 	f->down_until = calloc(n, sizeof(*f->down_until));
-	if (f->mirrors == NULL || f->down_until == NULL)
+	f->requests = calloc(n, sizeof(*f->requests));
+	if (f->mirrors == NULL || f->down_until == NULL || f->requests == NULL)
 		return ni_err_set(e, NI_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
 		f->mirrors[i] = strdup(mirrors[i]);
@@ -142,6 +143,7 @@ void cache_fetcher_free(struct cache_fetcher *f)
 		free(f->mirrors[i]);
 	free(f->mirrors);
 	free(f->down_until);
+	free(f->requests);
 	free(f->idle);
 	free(f->user_agent);
 	free(f);
@@ -255,6 +257,20 @@ int cache_fetch_mem_sha256(struct cache_fetcher *f, const char *path,
 
 /* Ranges. */
 
+static int check_ranges(const char *path, const struct cache_range *r,
+			size_t n, struct ni_err *e)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (r[i].len == 0 || r[i].off > UINT64_MAX - r[i].len)
+			return ni_err_set(e, NI_EINVAL, "%s: range %zu (offset "
+					  "%" PRIu64 ", %zu bytes) is empty or "
+					  "out of bounds", path, i, r[i].off,
+					  r[i].len);
+	return 0;
+}
+
 struct range_call {
 	cache_range_sink sink;
 	void *user;
@@ -277,15 +293,50 @@ int cache_fetch_ranges(struct cache_fetcher *f, const char *path,
 {
 	struct range_call c = { .sink = sink, .user = user };
 	struct fx_req q = { .path = path, .ranges = r, .n = n };
+	int ret;
+
+	if ((ret = check_ranges(path, r, n, e)) != 0)
+		return ret;
+	return fx_run(f, &q, range_accept, &c, e);
+}
+
+static int stream_done(void *user, struct fx_job *j, char *msg, size_t n)
+{
+	const struct cache_range_stream *s = user;
+	int ret;
+
+	msg[0] = '\0';
+	ret = s->done(s->user, j->idx, msg, n);
+	if (ret == 0)
+		return 0;
+	if (msg[0] == '\0')
+		snprintf(msg, n, "rejected: %s", ni_strerror(ret));
+	return ret < 0 ? ret : NI_EINVAL;
+}
+
+int cache_fetch_ranges_stream(struct cache_fetcher *f, const char *path,
+			      const struct cache_range *r, size_t n,
+			      const struct cache_range_stream *s,
+			      struct ni_err *e)
+{
+	struct fx_req q = { .path = path, .ranges = r, .n = n, .stream = s };
+	int ret;
+
+	if ((ret = check_ranges(path, r, n, e)) != 0)
+		return ret;
+	return fx_run(f, &q, stream_done, (void *)s, e);
+}
+
+unsigned long cache_fetcher_requests(const struct cache_fetcher *f, size_t m)
+{
+	unsigned long sum = 0;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (r[i].len == 0 || r[i].off > UINT64_MAX - r[i].len)
-			return ni_err_set(e, NI_EINVAL, "%s: range %zu (offset "
-					  "%" PRIu64 ", %zu bytes) is empty or "
-					  "out of bounds", path, i, r[i].off,
-					  r[i].len);
-	return fx_run(f, &q, range_accept, &c, e);
+	if (m < f->n_mirrors)
+		return f->requests[m];
+	for (i = 0; i < f->n_mirrors; i++)
+		sum += f->requests[i];
+	return sum;
 }
 
 /* Helpers. */

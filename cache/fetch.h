@@ -2,11 +2,19 @@
  * share (libcurl). A fetcher holds an ordered list of mirrors (base URLs)
  * and one libcurl multi handle whose connections stay open between calls.
  * Each logical fetch tries mirror 1, then 2 and so on: transient failures
- * (connection refused or reset, timeouts, stalls, 5xx, a short body) are
- * retried on the same mirror with a doubling backoff; a 404 moves on to the
- * next mirror at once; anything else wrong with a mirror's answer (a wrong
- * Range answer, a body over the cap, data the caller rejects) moves on
- * without retrying there.
+ * (connection reset, timeouts, stalls, 5xx, a short body) are retried on
+ * the same mirror with a doubling backoff; a 404 moves on to the next
+ * mirror at once; anything else wrong with a mirror's answer (a wrong Range
+ * answer, a body over the cap, data the caller rejects) moves on without
+ * retrying there. A mirror that is down (connection refused, no connection
+ * within the connect timeout, a host name that does not resolve) is marked
+ * down at once and the request moves on when another mirror is left (it is
+ * retried with backoff only as the last mirror, and only the first time it
+ * is seen down); requests that start later begin at the first mirror not
+ * marked down, so a dead mirror costs one attempt per operation, not one
+ * per request. A mirror stays marked down for 5 minutes or
+ * until a request to it succeeds; it is still tried last, when the others
+ * fail.
  *
  * Nothing is handed out that is not complete: a body shorter than its
  * Content-Length, a range whose Content-Range or length does not match what
@@ -111,6 +119,34 @@ int cache_fetch_mem_sha256(struct cache_fetcher *f, const char *path,
 int cache_fetch_ranges(struct cache_fetcher *f, const char *path,
 		       const struct cache_range *r, size_t n,
 		       cache_range_sink sink, void *user, struct ni_err *e);
+
+/* The same ranges, streamed: their bytes are handed over as they arrive
+ * (in order within a range), never held by the fetcher, so memory does not
+ * grow with the ranges' size. Each attempt at range idx starts at off 0
+ * again (after a failure, or from the next mirror): what an earlier attempt
+ * handed over is to be forgotten. The 206 and its Content-Range are checked
+ * before the first byte; more bytes than asked for end the attempt.
+ *   data: bytes [off, off + len) of range idx. 0 to go on; anything else
+ *         stops the whole call with that code and msg as its line (for the
+ *         caller's own failures, such as a full disk: not the mirror's).
+ *   done: range idx complete (exactly its len bytes handed over, checked).
+ *         0 to accept it; an NI_E* code and msg (or "") to reject what
+ *         this mirror sent: the range is fetched again from the next. */
+struct cache_range_stream {
+	int (*data)(void *user, size_t idx, uint64_t off, const uint8_t *p,
+		    size_t len, char *msg, size_t cap);
+	int (*done)(void *user, size_t idx, char *msg, size_t cap);
+	void *user;
+};
+
+int cache_fetch_ranges_stream(struct cache_fetcher *f, const char *path,
+			      const struct cache_range *r, size_t n,
+			      const struct cache_range_stream *s,
+			      struct ni_err *e);
+
+/* HTTP requests this fetcher has sent to mirror m (all attempts, failed
+ * ones too); m out of range: to every mirror together. */
+unsigned long cache_fetcher_requests(const struct cache_fetcher *f, size_t m);
 
 /* Helpers, pure. */
 

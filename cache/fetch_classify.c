@@ -163,7 +163,8 @@ enum fx_verdict fx_classify(const struct fx_outcome *o, int *code, char *msg,
 	if (n > 0)
 		msg[0] = '\0';
 	if (o->abort_code != 0)
-		return say(o->abort_code == NI_ENOMEM ? FX_FATAL : FX_NEXT,
+		return say(o->abort_code == NI_ENOMEM || o->abort_fatal ?
+			   FX_FATAL : FX_NEXT,
 			   code, o->abort_code, msg, n, "%s", o->abort_msg);
 	if (o->curl_code == CURLE_OUT_OF_MEMORY)
 		return say(FX_FATAL, code, NI_ENOMEM, msg, n, "out of memory");

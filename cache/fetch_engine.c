@@ -46,10 +46,12 @@ static void job_begin(struct run *r, struct fx_job *j, size_t i, uint64_t now)
 	j->len = j->is_range ? q->ranges[i].len : 0;
 	j->max = q->max;
 	j->etag_in = q->etag_in;
+	j->stream = q->stream;
 	for (m = 0; m < r->f->n_mirrors; m++)
 		if (r->f->down_until[m] <= now)
 			break;
 	j->mirror = m < r->f->n_mirrors ? m : 0;
+	j->known_down = r->f->down_until[j->mirror] > now;
 	j->attempt = j->attempts = 0;
 	j->tried = 1;
 	j->err_code = 0;
@@ -72,6 +74,7 @@ static int next_mirror(struct run *r, struct fx_job *j, uint64_t now)
 	if (j->tried >= r->f->n_mirrors)
 		return fx_job_error(r->f, j, 0, r->e);
 	j->mirror = (j->mirror + 1) % r->f->n_mirrors;
+	j->known_down = r->f->down_until[j->mirror] > now;
 	j->tried++;
 	j->attempt = 0;
 	j->state = FX_WAITING;
@@ -95,14 +98,19 @@ static int step(struct run *r, struct fx_job *j, enum fx_verdict v)
 	case FX_NOT_FOUND:
 		return next_mirror(r, j, now);
 	case FX_DOWN:
+		/* Skipped at once while another mirror is left; retried
+		 * (it may be restarting) only as the last one, and only
+		 * when it was not already known down. */
+		f->down_until[j->mirror] = now + FX_DOWN_MS;
+		if (j->tried < f->n_mirrors || j->known_down)
+			return next_mirror(r, j, now);
+		/* fall through */
 	case FX_RETRY:
 		if (j->attempt <= (unsigned)f->o.retries) {
 			j->state = FX_WAITING;
 			j->not_before = now + backoff(f, j->attempt);
 			return 0;
 		}
-		if (v == FX_DOWN)
-			f->down_until[j->mirror] = now + FX_DOWN_MS;
 		return next_mirror(r, j, now);
 	case FX_NEXT:
 		return next_mirror(r, j, now);
@@ -140,6 +148,11 @@ static int finish(struct run *r, CURL *h, int cc)
 	o.deadline_hit = r->deadline != 0 && fx_now_ms() + 20 >= r->deadline;
 	j->status = o.status;
 	v = fx_classify(&o, &code, msg, sizeof(msg));
+	if (o.abort_fatal) {
+		/* the caller's own failure, in its own words */
+		fx_xfer_release(r->f, j);
+		return ni_err_set(r->e, code, "%s", msg);
+	}
 	if (v == FX_OK) {
 		msg[0] = '\0';
 		code = r->accept(r->user, j, msg, sizeof(msg));

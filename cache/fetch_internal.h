@@ -12,8 +12,10 @@
 #include "cache/fetch.h"
 
 #define FX_BACKOFF_CAP_MS 2000
-/* A mirror found down comes last for jobs that start within this long. */
-#define FX_DOWN_MS 30000
+/* A mirror found down comes last for jobs that start within this long
+ * (the rest of an operation, for the commands; a long-lived fetcher gives
+ * it another chance afterwards). */
+#define FX_DOWN_MS 300000
 /* Most bytes of an error page read (and dropped) to keep the connection. */
 #define FX_DISCARD_MAX (64u << 10)
 /* libcurl's receive buffer (its maximum is 512 KiB). */
@@ -28,6 +30,7 @@ struct cache_fetcher {
 	CURL **idle;           /* easy handles kept for reuse */
 	size_t n_idle;
 	uint64_t *down_until;  /* per mirror, monotonic ms */
+	unsigned long *requests; /* per mirror: HTTP attempts sent */
 };
 
 /* What one attempt saw, for fx_classify. */
@@ -46,6 +49,7 @@ struct fx_outcome {
 	const char *content_range; /* "" if none */
 	int conditional;
 	int abort_code;            /* set by the body callback, 0 if not */
+	int abort_fatal;           /* the caller's stream stopped the call */
 	const char *abort_msg;
 	long connect_timeout_ms;
 	long low_speed_bytes;
@@ -76,6 +80,7 @@ struct fx_req {
 	size_t n;
 	size_t max;
 	const char *etag_in;
+	const struct cache_range_stream *stream; /* ranges: streamed */
 };
 
 /* One slot of the engine: a logical request (the whole file or one range)
@@ -89,12 +94,15 @@ struct fx_job {
 	size_t len;
 	size_t max;                /* whole files: the cap */
 	const char *etag_in;       /* whole files: If-None-Match */
+	const struct cache_range_stream *stream; /* ranges, streamed */
 
 	enum fx_state state;
 	size_t mirror;             /* current mirror */
 	unsigned attempt;          /* attempts on the current mirror */
 	unsigned attempts;         /* attempts in all */
 	size_t tried;              /* mirrors tried, this one included */
+	int known_down;            /* the mirror was marked down when the
+				    * job came to it */
 	uint64_t not_before;       /* monotonic ms */
 	int err_code;              /* last failure other than a 404 */
 	char err[800];
@@ -109,7 +117,8 @@ struct fx_job {
 	int hdr_seen;
 	int discard;
 	int abort_code;
-	char abort_msg[256];
+	int abort_fatal;
+	char abort_msg[512];
 	char etag[256];
 	char last_modified[64];
 	char content_range[96];

@@ -93,7 +93,7 @@ static int range_start(struct fx_job *j, long status)
 		return stop(j, NI_EINVAL, "wrong length/range: Content-Range "
 			    "'%.60s' for bytes %" PRIu64 "-%" PRIu64,
 			    j->content_range, j->off, want_last);
-	if (j->cap < j->len) {
+	if (j->stream == NULL && j->cap < j->len) {
 		free(j->buf);
 		j->cap = 0;
 		j->buf = malloc(j->len);
@@ -155,6 +155,33 @@ static int grow(struct fx_job *j, size_t need)
 	return 0;
 }
 
+/* A streamed range: the bytes go straight to the caller. */
+static size_t stream_body(struct fx_job *j, const uint8_t *p, size_t n)
+{
+	const struct cache_range_stream *s = j->stream;
+	int ret;
+
+	if (n > j->len - j->got) {
+		stop(j, NI_EINVAL, "wrong length/range: more than %zu bytes "
+		     "for bytes %" PRIu64 "-%" PRIu64, j->len, j->off,
+		     j->off + j->len - 1);
+		return 0;
+	}
+	j->abort_msg[0] = '\0';
+	ret = s->data(s->user, j->idx, j->got, p, n, j->abort_msg,
+		      sizeof(j->abort_msg));
+	if (ret != 0) {
+		j->abort_code = ret;
+		j->abort_fatal = 1;
+		if (j->abort_msg[0] == '\0')
+			snprintf(j->abort_msg, sizeof(j->abort_msg), "%s",
+				 ni_strerror(ret));
+		return 0;
+	}
+	j->got += n;
+	return n;
+}
+
 static size_t on_body(char *p, size_t size, size_t nmemb, void *user)
 {
 	struct fx_job *j = user;
@@ -171,6 +198,8 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *user)
 		j->got += n;
 		return j->got > FX_DISCARD_MAX ? 0 : n;
 	}
+	if (j->stream != NULL)
+		return stream_body(j, (const uint8_t *)p, n);
 	if (n > j->cap - j->got && grow(j, j->got + n) != 0)
 		return 0;
 	memcpy(j->buf + j->got, p, n);
@@ -272,7 +301,7 @@ int fx_xfer_start(struct cache_fetcher *f, struct fx_job *j,
 
 	j->got = 0;
 	j->body_seen = j->hdr_seen = j->discard = 0;
-	j->abort_code = 0;
+	j->abort_code = j->abort_fatal = 0;
 	j->abort_msg[0] = j->etag[0] = j->last_modified[0] = '\0';
 	j->content_range[0] = j->errbuf[0] = '\0';
 	j->status = 0;
@@ -298,6 +327,7 @@ int fx_xfer_start(struct cache_fetcher *f, struct fx_job *j,
 	}
 	j->attempt++;
 	j->attempts++;
+	f->requests[j->mirror]++;
 	return 0;
 }
 
@@ -327,6 +357,7 @@ void fx_xfer_outcome(const struct cache_fetcher *f, const struct fx_job *j,
 	o->content_range = j->content_range;
 	o->conditional = j->etag_in != NULL && j->etag_in[0] != '\0';
 	o->abort_code = j->abort_code;
+	o->abort_fatal = j->abort_fatal;
 	o->abort_msg = j->abort_msg;
 	o->connect_timeout_ms = f->o.connect_timeout_ms;
 	o->low_speed_bytes = f->o.low_speed_bytes;

@@ -26,7 +26,7 @@ build_tool() {
 }
 build_tool >"$T/cc.log" 2>&1 || { echo "1..0 # SKIP fetchtool does not build"; sed 's/^/# /' "$T/cc.log" | head -20; exit 0; }
 
-plan 62
+plan 75
 
 PIDS=
 trap 'for p in $PIDS; do kill $p 2>/dev/null; done; cleanup' EXIT
@@ -150,12 +150,12 @@ fails "get: a mirror that is not http(s)" '^fetchtool: ftp://x/: not an http:// 
 # Failover and retries.
 reset_logs
 out=$(ft -m "$DOWN/" -m "$A/500/" -m "$B/" -r 1 -b 10 get hello.txt 2>&1)
-like "$out" '^ok 6 mirror=2 attempts=5 ' "failover: down, then 500, then a good mirror"
+like "$out" '^ok 6 mirror=2 attempts=4 ' "failover: down (skipped at once), then 500, then a good mirror"
 is "$(count a /500/hello.txt):$(count b /hello.txt)" "2:1" "failover: 2 attempts on the 500 mirror, 1 on the good one"
 out=$(ft -m "$A/404/" -m "$B/" get hello.txt 2>&1)
 like "$out" '^ok 6 mirror=1 attempts=2 ' "failover: 404, then a mirror that has it"
 fails "failover: the last error and the count of mirrors tried" \
-	"^fetchtool: $A/500/hello.txt: server error 500 \(after 4 attempts on 2 mirrors\) \[input/output error\]\$" \
+	"^fetchtool: $A/500/hello.txt: server error 500 \(after 3 attempts on 2 mirrors\) \[input/output error\]\$" \
 	ft -m "$DOWN" -m "$A/500/" -r 1 -b 10 get hello.txt
 fails "failover: a 404 after a real failure reports the failure" \
 	"^fetchtool: $DOWN/hello.txt: mirror down: connection refused \(after 2 attempts on 2 mirrors\)" \
@@ -207,6 +207,41 @@ is "$out" "ok 10 ranges 1000 bytes" "ranges: past a down mirror and a 500 mirror
 is "$(count a /500/small.bin):$(count b /small.bin)" "20:10" "ranges: two attempts each on the 500 mirror"
 fails "ranges: a range no mirror has" 'small.bin: not found on any mirror \(2 tried\)' \
 	ft -m "$A/404/" -m "$B/404/" ranges small.bin 0+10
+
+# A dead mirror listed first costs one attempt per operation, not retries
+# per request: seen down once, it is skipped (with -r 3 and the old
+# behaviour, each fetch would try it 4 times).
+out=$(ft -m "$DOWN" -m "$B/" -r 3 -b 10 -n 5 -Q get hello.txt 2>&1 | tail -n 1)
+is "$out" "requests 1 5" "dead mirror: 5 fetches, 1 attempt on the dead mirror"
+out=$(ft -m "$DOWN" -m "$B/" -r 3 -b 10 -p 1 -S -Q -v "$T/root/small.bin" ranges small.bin chunks:100:1000 2>&1)
+is "$out" "ok 10 ranges 1000 bytes
+requests 1 10" "dead mirror: 10 ranges one at a time, 1 attempt on the dead mirror"
+out=$(ft -m "$DOWN" -m "$B/" -r 3 -b 10 -p 4 -Q -v "$T/root/small.bin" ranges small.bin chunks:100:1000 2>&1 | tail -n 1)
+n=$(echo "$out" | cut -d' ' -f2)
+ok "dead mirror: 10 ranges 4 at a time, at most 4 attempts on it ($out)" test "$n" -ge 1 -a "$n" -le 4
+out=$(ft -m "$DOWN" -r 2 -b 10 -Q get hello.txt 2>&1 | tail -n 1)
+is "$out" "requests 3" "dead mirror: alone, it is still retried (it may be restarting)"
+
+# Streamed ranges: bytes handed over as they arrive, an attempt that fails
+# half-way or is rejected starts again at 0 (the sink checks both).
+reset_logs
+out=$(ft -m "$A/" -p 4 -S -v "$T/root/big.bin" -o "$T/s1" ranges big.bin chunks:1048576:10485760 2>&1)
+is "$out" "ok 10 ranges 10485760 bytes" "stream: 10 ranges of 1 MiB"
+ok "stream: reassembled, they are the file" cmp "$T/s1" "$T/root/big.bin"
+reset_logs
+out=$(ft -m "$A/short/" -m "$B/" -r 1 -b 10 -p 4 -S -v "$T/root/big.bin" -o "$T/s2" ranges big.bin chunks:1048576:10485760 2>&1)
+is "$out" "ok 10 ranges 10485760 bytes" "stream: cut short twice on one mirror, each range starts again on the next"
+ok "stream: and the result is the file" cmp "$T/s2" "$T/root/big.bin"
+is "$(count a /short/big.bin):$(count b /big.bin)" "20:10" "stream: 2 attempts each on the short mirror, 1 on the good one"
+reset_logs
+out=$(ft -m "$A/corrupt/" -m "$B/" -p 4 -S -v "$T/root/big.bin" -o "$T/s3" ranges big.bin chunks:1048576:10485760 2>&1)
+is "$out" "ok 10 ranges 10485760 bytes" "stream: each rejected range comes again from the next mirror"
+ok "stream: and the result is the file" cmp "$T/s3" "$T/root/big.bin"
+reset_logs
+fails "stream: the sink's own failure stops the call, in its words" \
+	'^fetchtool: disk full \[no space left on device\]$' \
+	ft -m "$A/" -m "$B/" -S -F ranges big.bin 0+100000
+is "$(count a /big.bin):$(count b /big.bin)" "1:0" "stream: ... with no retry and no other mirror"
 
 # Proxies, from the environment as libcurl reads it.
 reset_logs

@@ -12,6 +12,11 @@
  *   -o FILE     write what was fetched (ranges at their offsets)
  *   -v FILE     ranges: the sink compares each range with FILE's bytes and
  *               rejects a mismatch (NI_EHASH)
+ *   -S          ranges: streamed (cache_fetch_ranges_stream); the sink
+ *               also checks that each attempt starts at 0 and runs on
+ *   -F          ranges, streamed: the sink fails the call at the first
+ *               bytes, as a full disk would (NI_ENOSPC, "disk full")
+ *   -Q          then print "requests N0 N1 ...": HTTP requests per mirror
  *
  * Prints "ok ..." or "not-modified ..." on stdout; on failure the module's
  * line as "fetchtool: MSG [CODE TEXT]" on stderr and exit status 1. */
@@ -32,6 +37,7 @@ struct args {
 	size_t max;
 	const char *etag, *sha, *out, *verify;
 	int repeat;
+	int stream, fail_data, requests;
 };
 
 struct sink_ctx {
@@ -42,6 +48,9 @@ struct sink_ctx {
 	uint8_t *image;
 	size_t image_len;
 	uint64_t bytes;
+	uint64_t *got;          /* streamed: bytes of the attempt so far */
+	unsigned char *bad;     /* streamed: the attempt differs from -v */
+	int fail_data;
 };
 
 static int usage(void)
@@ -64,7 +73,7 @@ static int parse_opts(int argc, char **argv, struct args *a)
 	cache_fetch_opts_init(&a->o);
 	a->max = (size_t)1 << 30;
 	a->repeat = 1;
-	while ((c = getopt(argc, argv, "m:r:b:c:L:p:d:x:e:s:n:o:v:")) != -1) {
+	while ((c = getopt(argc, argv, "m:r:b:c:L:p:d:x:e:s:n:o:v:SFQ")) != -1) {
 		switch (c) {
 		case 'm':
 			if (a->n_mirrors == 16)
@@ -87,6 +96,9 @@ static int parse_opts(int argc, char **argv, struct args *a)
 		case 'n': a->repeat = atoi(optarg); break;
 		case 'o': a->out = optarg; break;
 		case 'v': a->verify = optarg; break;
+		case 'S': a->stream = 1; break;
+		case 'F': a->fail_data = 1; break;
+		case 'Q': a->requests = 1; break;
 		default: return -1;
 		}
 	}
@@ -143,6 +155,48 @@ static int sink(void *user, size_t idx, const uint8_t *data, size_t len)
 		memcpy(s->image + r->off, data, len);
 	s->seen[idx] = 1;
 	s->bytes += len;
+	return 0;
+}
+
+static int st_data(void *user, size_t idx, uint64_t off, const uint8_t *p,
+		   size_t len, char *msg, size_t cap)
+{
+	struct sink_ctx *s = user;
+	const struct cache_range *r = &s->r[idx];
+
+	if (s->fail_data) {
+		snprintf(msg, cap, "disk full");
+		return NI_ENOSPC;
+	}
+	if (off == 0)
+		s->got[idx] = s->bad[idx] = 0;
+	if (off != s->got[idx] || s->seen[idx] || len > r->len - off) {
+		snprintf(msg, cap, "range %zu: %zu bytes at %" PRIu64 " after "
+			 "%" PRIu64, idx, len, off, s->got[idx]);
+		return NI_EINVAL;
+	}
+	if (s->ref != NULL && (r->off + off + len > s->ref_len ||
+			       memcmp(s->ref + r->off + off, p, len) != 0))
+		s->bad[idx] = 1;
+	if (s->image != NULL && r->off + off + len <= s->image_len)
+		memcpy(s->image + r->off + off, p, len);
+	s->got[idx] += len;
+	return 0;
+}
+
+static int st_done(void *user, size_t idx, char *msg, size_t cap)
+{
+	struct sink_ctx *s = user;
+
+	if (s->got[idx] != s->r[idx].len) {
+		snprintf(msg, cap, "range %zu: done after %" PRIu64 " bytes",
+			 idx, s->got[idx]);
+		return NI_EINVAL;
+	}
+	if (s->bad[idx])
+		return NI_EHASH;
+	s->seen[idx] = 1;
+	s->bytes += s->r[idx].len;
 	return 0;
 }
 
@@ -205,8 +259,18 @@ static int do_ranges(struct cache_fetcher *f, const struct args *a,
 	s.seen = calloc(n, 1);
 	s.image_len = (size_t)end;
 	s.image = a->out ? calloc(s.image_len + 1, 1) : NULL;
-	if (cache_fetch_ranges(f, path, r, n, sink, &s, &e) != 0)
+	s.got = calloc(n, sizeof(*s.got));
+	s.bad = calloc(n, 1);
+	s.fail_data = a->fail_data;
+	if (a->stream) {
+		struct cache_range_stream st = { .data = st_data,
+						 .done = st_done, .user = &s };
+
+		if (cache_fetch_ranges_stream(f, path, r, n, &st, &e) != 0)
+			ret = fail(&e);
+	} else if (cache_fetch_ranges(f, path, r, n, sink, &s, &e) != 0) {
 		ret = fail(&e);
+	}
 	for (i = 0; ret == 0 && i < n; i++)
 		if (!s.seen[i]) {
 			fprintf(stderr, "fetchtool: range %zu never came\n", i);
@@ -219,6 +283,8 @@ static int do_ranges(struct cache_fetcher *f, const struct args *a,
 		printf("ok %zu ranges %" PRIu64 " bytes\n", n, s.bytes);
 	free(s.image);
 	free(s.seen);
+	free(s.got);
+	free(s.bad);
 	free(ref);
 	free(r);
 	return ret;
@@ -244,6 +310,14 @@ int main(int argc, char **argv)
 					argv[optind + 2]);
 		else
 			ret = usage();
+	}
+	if (a.requests) {
+		size_t m;
+
+		printf("requests");
+		for (m = 0; m < a.n_mirrors; m++)
+			printf(" %lu", cache_fetcher_requests(f, m));
+		printf("\n");
 	}
 	cache_fetcher_free(f);
 	return ret;
