@@ -122,38 +122,58 @@ int cache_source_get_sha256(struct cache_source *s, const char *rel,
 	return 0;
 }
 
+/* Read a folder's file in blocks of this size and hand them over. */
+#define LOCAL_BLOCK (1u << 20)
+
+static int local_range(int fd, const char *path, const struct cache_range *r,
+		       size_t idx, const struct cache_range_stream *st,
+		       uint8_t *buf, struct ni_err *e)
+{
+	char msg[512] = "";
+	uint64_t done = 0;
+	int ret;
+
+	while (done < r->len) {
+		size_t want = r->len - done < LOCAL_BLOCK ?
+			      (size_t)(r->len - done) : LOCAL_BLOCK;
+		ssize_t got = pread(fd, buf, want, (off_t)(r->off + done));
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return ni_err_errno(e, errno, "%s", path);
+		if (got == 0)
+			return ni_err_set(e, NI_EIO, "%s: truncated (bytes "
+					  "%llu-%llu missing)", path,
+					  (unsigned long long)(r->off + done),
+					  (unsigned long long)(r->off + r->len - 1));
+		if ((ret = st->data(st->user, idx, done, buf, (size_t)got, msg,
+				    sizeof(msg))) != 0)
+			return ni_err_set(e, ret, "%s", msg[0] ? msg :
+					  ni_strerror(ret));
+		done += (uint64_t)got;
+	}
+	if ((ret = st->done(st->user, idx, msg, sizeof(msg))) != 0)
+		return ni_err_set(e, ret < 0 ? ret : NI_EINVAL, "%s",
+				  msg[0] ? msg : ni_strerror(ret));
+	return 0;
+}
+
 static int local_ranges(struct cache_source *s, const char *rel,
 			const struct cache_range *r, size_t n,
-			cache_range_sink sink, void *user, struct ni_err *e)
+			const struct cache_range_stream *st, struct ni_err *e)
 {
 	char *path = ni_path_join(s->pub, rel);
-	uint8_t *buf = NULL;
-	size_t cap = 0, i;
-	int fd, ret = 0;
+	uint8_t *buf = malloc(LOCAL_BLOCK);
+	size_t i;
+	int fd = -1, ret = 0;
 
-	if (path == NULL)
-		return ni_err_set(e, NI_ENOMEM, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (path == NULL || buf == NULL)
+		ret = ni_err_set(e, NI_ENOMEM, "out of memory");
+	if (ret == 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		ret = ni_err_errno(e, errno, "%s", path);
-	for (i = 0; ret == 0 && i < n; i++) {
-		if (r[i].len > cap) {
-			uint8_t *nb = realloc(buf, r[i].len);
-
-			if (nb == NULL) {
-				ret = ni_err_set(e, NI_ENOMEM, "out of memory");
-				break;
-			}
-			buf = nb;
-			cap = r[i].len;
-		}
-		if (pread(fd, buf, r[i].len, (off_t)r[i].off) != (ssize_t)r[i].len)
-			ret = ni_err_set(e, NI_EIO, "%s: truncated (bytes %llu-%llu missing)",
-					 path, (unsigned long long)r[i].off,
-					 (unsigned long long)(r[i].off + r[i].len - 1));
-		else
-			ret = sink(user, i, buf, r[i].len);  /* it names the problem */
-	}
+	for (i = 0; ret == 0 && i < n; i++)
+		ret = local_range(fd, path, &r[i], i, st, buf, e);
 	if (fd >= 0)
 		close(fd);
 	free(buf);
@@ -163,9 +183,14 @@ static int local_ranges(struct cache_source *s, const char *rel,
 
 int cache_source_ranges(struct cache_source *s, const char *rel,
 			const struct cache_range *r, size_t n,
-			cache_range_sink sink, void *user, struct ni_err *e)
+			const struct cache_range_stream *st, struct ni_err *e)
 {
 	if (s->f != NULL)
-		return cache_fetch_ranges(s->f, rel, r, n, sink, user, e);
-	return local_ranges(s, rel, r, n, sink, user, e);
+		return cache_fetch_ranges_stream(s->f, rel, r, n, st, e);
+	return local_ranges(s, rel, r, n, st, e);
+}
+
+unsigned long cache_source_requests(const struct cache_source *s)
+{
+	return s->f != NULL ? cache_fetcher_requests(s->f, (size_t)-1) : 0;
 }

@@ -30,10 +30,15 @@ int cache_source_get_sha256(struct cache_source *s, const char *rel,
 			    size_t max, const uint8_t *sha, uint8_t **out,
 			    size_t *len, struct ni_err *e);
 
-/* Reads byte ranges of public/REL, handing each to sink complete (any
- * order). For mirrors, a range sink rejects is fetched from the next. */
+/* Reads byte ranges of public/REL, streaming each to st as the fetcher's
+ * cache_fetch_ranges_stream does (ranges in any order, each range's bytes
+ * in order). For mirrors, a range st rejects is fetched from the next;
+ * for a folder, a rejection is the call's error, with st's line. */
 int cache_source_ranges(struct cache_source *s, const char *rel,
 			const struct cache_range *r, size_t n,
-			cache_range_sink sink, void *user, struct ni_err *e);
+			const struct cache_range_stream *st, struct ni_err *e);
+/* HTTP requests sent so far (all mirrors, failed attempts too); 0 for a
+ * folder. */
+unsigned long cache_source_requests(const struct cache_source *s);
 
 #endif

@@ -4,7 +4,7 @@
 # tampered chunk, index or manifest is refused with nothing written, and a
 # second, good mirror is used when the first serves a tampered pack.
 . "$(dirname "$0")/../lib.sh"
-plan 17
+plan 24
 R=$T/repo
 BB=$CACHE/busybox-base.tar
 printf '[image]\nname = bb\nversion = 1\nepoch = 1767225600\n[base]\nsource = %s\n' "$BB" >"$T/bb.ini"
@@ -17,8 +17,15 @@ K=$R/repo.pub
 
 ok "fetch from the folder" "$NETIMG" fetch --repo "$R" bb@1 -o "$T/f1.sqfs"
 ok "... byte for byte" cmp "$T/bb.sqfs" "$T/f1.sqfs"
-ok "fetch over HTTP, a dead mirror first" "$NETIMG" fetch --repo "http://127.0.0.1:9/,$GOOD" --key "$K" bb@1 -o "$T/f2.sqfs"
+# requests OUTPUT: the HTTP requests a fetch's summary line counts.
+requests() { printf '%s' "$1" | sed -n 's/.* \([0-9][0-9]*\) requests.*/\1/p'; }
+out=$("$NETIMG" fetch --repo "$GOOD" --key "$K" bb@1 -o "$T/f0.sqfs" 2>&1)
+n0=$(requests "$out")
+DEAD=http://127.0.0.1:$(perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1)->sockport')/
+out=$("$NETIMG" fetch --repo "$DEAD,$GOOD" --key "$K" bb@1 -o "$T/f2.sqfs" 2>&1)
+like "$out" "^fetched bb@1 to $T/f2.sqfs" "fetch over HTTP, a dead mirror first"
 ok "... byte for byte" cmp "$T/bb.sqfs" "$T/f2.sqfs"
+is "$(( $(requests "$out") - n0 ))" 1 "... the dead mirror cost one request in all ($n0 without it), not retries per file"
 like "$("$NETIMG" verify --repo "$GOOD" --key "$K" 2>&1)" "bb@1: ok" "verify over HTTP"
 fails "fetch of a missing version" "bb@7: no such version" "$NETIMG" fetch --repo "$GOOD" --key "$K" bb@7 -o "$T/x.sqfs"
 
@@ -37,6 +44,34 @@ fails "verify reports the tampered chunk" "hash mismatch" "$NETIMG" verify --rep
 ok "a tampered mirror first, a good one second: fetch succeeds" \
 	"$NETIMG" fetch --repo "$BAD,$GOOD" --key "$K" bb@1 -o "$T/f3.sqfs"
 ok "... byte for byte" cmp "$T/bb.sqfs" "$T/f3.sqfs"
+like "$("$NETIMG" verify --repo "$BAD,$GOOD" --key "$K" bb@1 2>&1)" "bb@1: ok" \
+	"verify: a tampered mirror first, a good one second"
+
+# The location file is not signed: chunks it places on each other's bytes
+# are refused before anything is fetched.
+cp -a "$R" "$T/bad4"
+perl -MJSON::PP -0777 -i -pe '
+	my $d = decode_json($_); my $c = $d->{chunks};
+	$c->[2][1] = $c->[1][1] + 1 if $c->[2][0] eq $c->[1][0];
+	$_ = encode_json($d);' "$T/bad4/public/locations/bb/1.json"
+fails "overlapping chunk locations are refused" "malformed locations \(chunks [0-9]+ and [0-9]+ overlap" \
+	"$NETIMG" fetch --repo "$T/bad4" bb@1 -o "$T/o4.sqfs"
+
+# A chunk the image holds twice is stored once; both places are written.
+mkdir -p "$T/dup/a" "$T/dup/b"
+head -c 1048576 /dev/urandom >"$T/A"
+{ cat "$T/A"; head -c 200000 /dev/urandom; } >"$T/dup/a/x"
+{ cat "$T/A"; head -c 200000 /dev/urandom; } >"$T/dup/b/y"
+tar --owner=0 --group=0 -C "$T/dup" -cf "$T/dup.tar" .
+printf '[image]\nname = dup\nversion = 1\nepoch = 1767225600\n[base]\nsource = %s\n' "$T/dup.tar" >"$T/dup.ini"
+"$NETIMG" build -q "$T/dup.ini" -o "$T/dup.sqfs"
+"$NETIMG" publish --repo "$R" "$T/dup.sqfs" >/dev/null
+I=$(ls "$R"/public/indexes/*.json | xargs grep -l '"image_size":'"$(stat -c %s "$T/dup.sqfs")")
+is "$(jget "$I" 'my %h; $h{$_->[2]}++ for @{$d->{chunks}}; scalar(@{$d->{chunks}}) - scalar(keys %h)')" 1 \
+	"an image with one chunk in two places"
+ok "... fetched over HTTP" "$NETIMG" fetch --repo "$GOOD" --key "$K" dup@1 -o "$T/dup2.sqfs"
+ok "... byte for byte" cmp "$T/dup.sqfs" "$T/dup2.sqfs"
+like "$("$NETIMG" verify --repo "$GOOD" --key "$K" dup@1 2>&1)" "dup@1: ok" "... and verified"
 
 # tampered index (the manifest names its hash) and tampered manifest
 cp -a "$R" "$T/bad2"
