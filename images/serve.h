@@ -3,8 +3,9 @@
  * live beside public/): GET and HEAD of regular files, one byte range,
  * validators (ETag, Last-Modified) and conditional requests, and one
  * access-log line per request. Each request opens its file once and is
- * answered from that descriptor (sendfile), so a channel pointer replaced
- * by rename during a response is served whole, old or new, never mixed. */
+ * answered from that descriptor (read at once when small, else by
+ * sendfile), so a channel pointer replaced by rename during a response is
+ * served whole, old or new, never mixed. */
 #ifndef IMG_SERVE_H
 #define IMG_SERVE_H
 
