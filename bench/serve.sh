@@ -19,10 +19,12 @@
 #
 # The repository is prepared under $BENCH_DIR/serve (default
 # /var/tmp/netimg-bench/serve): an image built from the fixture cache's
-# minbase.tar (kept while the tar is unchanged) and a fresh repository with it
-# published and a channel pointing at it (every run; it takes a second).
+# minbase.tar (kept while the tar and the binary are unchanged) and a fresh
+# repository with it published and a channel pointing at it (every run; it
+# takes a second).
 #
 # Prints a markdown report on stdout (progress on stderr). Knobs: NETIMG,
+# NETIMG_BASE (another netimg binary whose fetch is timed too, to compare),
 # NETIMG_CACHE, BENCH_DIR, BENCH_RUNS (hyperfine runs, default 10),
 # BENCH_CLIENTS (100), BENCH_SECS (seconds per wrk run, 10), BENCH_THREADS
 # (wrk threads, 2), BENCH_ROUNDS (wrk rounds, the servers taking turns, 3),
@@ -32,6 +34,7 @@ set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${NETIMG_CACHE:-$TOP/.cache}
 NETIMG=${NETIMG:-$TOP/build/netimg}
+NETIMG_BASE=${NETIMG_BASE:-}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/netimg-bench}
 BENCH_RUNS=${BENCH_RUNS:-10}
 BENCH_CLIENTS=${BENCH_CLIENTS:-100}
@@ -183,9 +186,12 @@ fetch_bench() {
 	local s=$1 pub=$R/repo.pub js=$RUN/fetch-$1.json URL=${URLS[$1]}
 	local fc="'$NETIMG' fetch --repo $URL/ --key '$pub' minbase@1 -o '$RUN/netimg.sqfs'"
 	local cc="curl -sSf -o '$RUN/curl.sqfs' $URL/packs/$PACK"
+	local base=()
+	[ -z "$NETIMG_BASE" ] ||
+		base=(-n base "'$NETIMG_BASE' fetch --repo $URL/ --key '$pub' minbase@1 -o '$RUN/base.sqfs'")
 	log "fetch from $s: hyperfine, $BENCH_RUNS runs each"
 	hyperfine --style none --warmup 2 --runs "$BENCH_RUNS" --export-json "$js" \
-		-n netimg "$fc" -n curl "$cc" >"$RUN/fetch-$s.log" 2>&1 ||
+		-n netimg "$fc" -n curl "$cc" "${base[@]}" >"$RUN/fetch-$s.log" 2>&1 ||
 		die "hyperfine failed: $(tail -n 3 "$RUN/fetch-$s.log")"
 	cmp -s "$RUN/netimg.sqfs" "$W/minbase.sqfs" || die "netimg fetch from $s: wrong bytes"
 	cmp -s "$RUN/curl.sqfs" "$W/minbase.sqfs" || die "curl from $s: wrong bytes"
@@ -197,7 +203,7 @@ fetch_bench() {
 		local $/; for my $r (@{decode_json(<STDIN>)->{results}}) {
 			printf "%s %.3f %.3f %.3f\n", $r->{command}, $r->{mean},
 				$r->{stddev} // 0, $r->{median} }' <"$js")
-	rm -f "$RUN/netimg.sqfs" "$RUN/curl.sqfs"
+	rm -f "$RUN/netimg.sqfs" "$RUN/curl.sqfs" "$RUN/base.sqfs"
 }
 
 # ---- load --------------------------------------------------------------------
@@ -304,6 +310,15 @@ report() {
 				"$(mibs "$n")" "$(mibs "$c")" "$r" \
 				"$(awk -v r="$r" 'BEGIN { print (r >= 0.5 ? "met" : "missed") }')"
 		done
+		if [ -n "$NETIMG_BASE" ]; then
+			echo
+			echo "For comparison, \`$NETIMG_BASE fetch\` (NETIMG_BASE):"
+			echo
+			for s in $BENCH_SERVERS; do
+				local b=${T_MED[$s/base]}
+				echo "- from $s: $b s ($(mibs "$b") MiB/s, $(ratio "${T_MED[$s/curl]}" "$b")× curl)"
+			done
+		fi
 	fi
 	if [[ " $BENCH_PARTS " == *" load "* ]]; then
 		echo
