@@ -13,9 +13,11 @@
 #          of the pack; also each half alone. Target: netimg serve at least
 #          0.5x nginx's requests/s on the mix, with no failed request.
 #
-# nginx (Debian's, nginx-light) runs as started here: 127.0.0.1, a free port,
-# a minimal config serving DIR/public (written to the run folder), sendfile
-# on, an access log like netimg serve's, one worker per CPU.
+# nginx (Debian's, nginx-light) runs as started here, with the sample server
+# block docs/nginx-repo.conf (only its listen and root lines changed: a free
+# port on 127.0.0.1, the repository's public/), one worker per CPU, an
+# access log like netimg serve's and keep-alive connections not recycled
+# (keepalive_requests 100000, as netimg serve never recycles them).
 #
 # The repository is prepared under $BENCH_DIR/serve (default
 # /var/tmp/netimg-bench/serve): an image built from the fixture cache's
@@ -116,10 +118,10 @@ free_port() {
 		LocalPort => 0, Listen => 1, ReuseAddr => 1)->sockport'
 }
 
-wait_port() { # PORT: until it answers, 10 s at most
+wait_port() { # PORT: until it serves repo.json, 10 s at most
 	local i
 	for i in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$1/repo.json" && return 0
+		curl -sf -o /dev/null "http://127.0.0.1:$1/repo.json" && return 0
 		sleep 0.1
 	done
 	return 1
@@ -144,30 +146,28 @@ start_server() {
 	nginx)
 		port=$(free_port)
 		mkdir -p "$RUN/nginx/tmp"
+		sed -e 's|^\([[:space:]]*\)listen [^;]*;|\1listen 127.0.0.1:'"$port"';|' \
+			-e "s|^\\([[:space:]]*\\)root [^;]*;|\\1root $R/public;|" \
+			"$TOP/docs/nginx-repo.conf" >"$RUN/nginx/site.conf"
+		grep -q "root $R/public;" "$RUN/nginx/site.conf" ||
+			die "docs/nginx-repo.conf has no root line to set"
 		cat >"$RUN/nginx/nginx.conf" <<-EOF
-		# Written by bench/serve.sh: nginx serving the repository's public/.
+		# Written by bench/serve.sh: nginx with the sample server block
+		# (docs/nginx-repo.conf, only listen and root changed).
 		daemon off;
 		worker_processes auto;
 		pid $RUN/nginx/nginx.pid;
 		error_log $RUN/nginx/error.log;
 		events { worker_connections 4096; }
 		http {
-		    types { application/json json; }
-		    default_type application/octet-stream;
 		    access_log $RUN/nginx/access.log combined;
-		    sendfile on;
-		    tcp_nopush on;
 		    keepalive_requests 100000;
 		    client_body_temp_path $RUN/nginx/tmp;
 		    proxy_temp_path $RUN/nginx/tmp;
 		    fastcgi_temp_path $RUN/nginx/tmp;
 		    uwsgi_temp_path $RUN/nginx/tmp;
 		    scgi_temp_path $RUN/nginx/tmp;
-		    server {
-		        listen 127.0.0.1:$port;
-		        root $R/public;
-		        autoindex off;
-		    }
+		    include $RUN/nginx/site.conf;
 		}
 		EOF
 		/usr/sbin/nginx -e "$RUN/nginx/error.log" -c "$RUN/nginx/nginx.conf" 2>"$RUN/nginx/start.err" &
@@ -175,7 +175,7 @@ start_server() {
 		URL=http://127.0.0.1:$port
 		;;
 	esac
-	wait_port "$port" || die "$1 did not start on $port"
+	wait_port "$port" || die "$1 did not serve $R/public/repo.json on port $port (nginx's workers run as nobody: BENCH_DIR must be readable by all)"
 	URLS[$1]=$URL
 	log "$1 on $URL"
 }
