@@ -47,5 +47,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_host(int argc, char **argv);
 int cmd_ipxe(int argc, char **argv);
 int cmd_pxe_config(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 #endif

@@ -194,6 +194,41 @@ const struct cli_cmd cli_commands[] = {
 	  "signature, that it names this version's verified manifest, and the\n"
 	  "blob's size and SHA-256. With KIND -o FILE, writes that attachment's\n"
 	  "verified bytes to FILE (temporary name, fsync, rename).\n" },
+	{ "sync", cmd_sync, "make a version fully available offline in the local cache",
+	  "usage: netimg sync --repo DIR|URL[,URL...] [--key PUB] NAME@VERSION\n"
+	  "                   [--cache DIR] [--cache-size BYTES] [--json] [--quiet]\n"
+	  "\n"
+	  "Fetches the chunks of NAME@VERSION that the cache (default\n"
+	  "/var/cache/netimg) lacks, as coalesced ranges of the repository's\n"
+	  "packs, each checked against the signed chunk index; re-hashes the ones\n"
+	  "it has. Then pins the version, keeps the version of NAME pinned before\n"
+	  "it pinned (for rollback) and unpins older ones. Refused, with nothing\n"
+	  "changed, when the pinned versions would exceed the quota. Shows a\n"
+	  "progress bar on a terminal and prints the bytes fetched against those\n"
+	  "already cached. --cache-size (K, M, G, T suffixes) sets the cache's\n"
+	  "quota and keeps it for later commands.\n" },
+	{ "cache", cmd_cache, "show, check, evict and pin the local cache",
+	  "usage: netimg cache status [--cache DIR] [--json]\n"
+	  "       netimg cache verify [--cache DIR] [--key PUB] [--json]\n"
+	  "       netimg cache evict [--cache DIR] [--size BYTES] [--json]\n"
+	  "       netimg cache pin|unpin [--cache DIR] NAME@VERSION\n"
+	  "       netimg cache read [--cache DIR] [--repo DIR|URL[,URL...]] [--key PUB]\n"
+	  "                         NAME@VERSION [-o FILE] [--offset N] [--length N]\n"
+	  "                         [--wait SECS] [--threads N] [--block BYTES]\n"
+	  "\n"
+	  "status: the quota, what is used, and per cached version how much of it\n"
+	  "is cached, whether it is pinned, its chunk hit rate and bytes fetched.\n"
+	  "verify: re-hashes every chunk and checks every version's metadata (its\n"
+	  "signature too with --key); removes whatever is bad.\n"
+	  "evict: removes least recently used chunks of unpinned versions down to\n"
+	  "the quota, or to --size.\n"
+	  "pin, unpin: a pinned version is never evicted; pin is refused when the\n"
+	  "pinned versions would exceed the quota.\n"
+	  "read: reads the version's image through the cache as a mount does\n"
+	  "(missing chunks fetched from --repo, at most --wait, default 10s, per\n"
+	  "read), with --threads readers at once, into -o FILE when given (the\n"
+	  "whole image is then checked against the manifest's hash).\n"
+	  "--cache-size sets the cache's quota and keeps it.\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },

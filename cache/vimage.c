@@ -1,0 +1,636 @@
+/* vimage.c: a version's image read through the cache: opening (metadata
+ * local first), the sqfs_file_t, reads, the memory of verified chunks and
+ * the counters. Fetching is in vimage_fetch.c. */
+#include "cache/vimage_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqfs/error.h>
+
+#include "images/manifest.h"
+
+#define META_MAX (256u << 20)
+
+void cache_vimage_opts_init(struct cache_vimage_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->wait_ms = 10000;
+	o->offline_ms = 2000;
+	o->mem_bytes = 16u << 20;
+	o->readahead = 1u << 20;
+	o->fetchers = 4;
+}
+
+int64_t vimg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- metadata ---- */
+
+static int fetch_meta(struct vsrc *src, const struct cache_vimage_opts *o,
+		      struct cache_version_raw *raw, uint64_t *fetched,
+		      struct ni_err *e)
+{
+	char *rel = img_manifest_path(o->name, o->version), idx[120], loc[200];
+	json_t *m = NULL;
+	const char *ih;
+	int ret;
+
+	if (rel == NULL)
+		return ni_err_set(e, NI_ENOMEM, "out of memory");
+	ret = vsrc_get(src, rel, META_MAX, &raw->manifest, &raw->manifest_len, e);
+	if (ret == NI_ENOENT)
+		ret = ni_err_set(e, NI_ENOENT, "%s@%s: no such version", o->name, o->version);
+	if (ret == 0)
+		ret = img_manifest_open(o->key, rel, raw->manifest, raw->manifest_len, &m, e);
+	free(rel);
+	if (ret != 0)
+		return ret;
+	ih = json_string_value(json_object_get(json_object_get(m, "index"), "sha256"));
+	snprintf(idx, sizeof(idx), "indexes/%.64s.json", ih ? ih : "");
+	snprintf(loc, sizeof(loc), "locations/%s/%s.json", o->name, o->version);
+	json_decref(m);
+	if ((ret = vsrc_get(src, idx, META_MAX, &raw->index, &raw->index_len, e)) != 0 ||
+	    (ret = vsrc_get(src, loc, META_MAX, &raw->locations, &raw->locations_len, e)) != 0)
+		return ret;
+	*fetched = raw->manifest_len + raw->index_len + raw->locations_len;
+	return 0;
+}
+
+int cache_vimage_load_version(struct cache_store *st,
+			      const struct cache_vimage_opts *o,
+			      struct cache_version **v, uint64_t *fetched,
+			      struct ni_err *e)
+{
+	struct cache_version_raw raw;
+	struct ni_err local = { 0 };
+	struct vsrc src;
+	struct cache_fetch_opts fo;
+	int ret;
+
+	*v = NULL;
+	*fetched = 0;
+	if (o->key == NULL)
+		return ni_err_set(e, NI_EUSAGE, "%s@%s: no repository key", o->name, o->version);
+	ret = cache_store_meta_get(st, o->name, o->version, &raw, &local);
+	if (ret == 0)
+		ret = cache_version_load(&raw, o->key, o->name, o->version, o->manifest_sha256,
+					 cache_store_dir(st), v, &local);
+	if (ret == 0)
+		return 0;
+	if (o->repo == NULL) {
+		if (ret == NI_ENOENT)
+			return ni_err_set(e, NI_ENOENT, "%s: %s@%s is not in the cache (and no repository was given)",
+					  cache_store_dir(st), o->name, o->version);
+		*e = local;
+		return ret;
+	}
+	/* not cached, or the cached copy is not the one wanted (or is bad):
+	 * from the repository, checked the same way */
+	cache_fetch_opts_init(&fo);
+	if ((ret = vsrc_open(&src, o->repo, &fo, e)) != 0)
+		return ret;
+	memset(&raw, 0, sizeof(raw));
+	ret = fetch_meta(&src, o, &raw, fetched, e);
+	vsrc_close(&src);
+	if (ret != 0) {
+		cache_version_raw_free(&raw);
+		return ret;
+	}
+	return cache_version_load(&raw, o->key, o->name, o->version, o->manifest_sha256,
+				  o->repo, v, e);
+}
+
+/* ---- the sqfs_file_t ---- */
+
+static void drop_ref(struct cache_vimage *v);
+
+static void file_destroy(sqfs_object_t *obj)
+{
+	drop_ref((struct cache_vimage *)obj);
+}
+
+static sqfs_object_t *file_copy(const sqfs_object_t *obj)
+{
+	struct cache_vimage *v = (struct cache_vimage *)obj;
+
+	pthread_mutex_lock(&v->mu);
+	v->refs++;
+	pthread_mutex_unlock(&v->mu);
+	return (sqfs_object_t *)v;
+}
+
+static int file_read_at(sqfs_file_t *f, sqfs_u64 off, void *buf, size_t size)
+{
+	struct cache_vimage *v = (struct cache_vimage *)f;
+	struct ni_err e = { 0 };
+	int ret = cache_vimage_read(v, off, buf, size, &e);
+
+	if (ret == 0)
+		return 0;
+	return ret == NI_EINVAL ? SQFS_ERROR_OUT_OF_BOUNDS
+				: ret == NI_ENOMEM ? SQFS_ERROR_ALLOC : SQFS_ERROR_IO;
+}
+
+static int file_write_at(sqfs_file_t *f, sqfs_u64 off, const void *buf, size_t size)
+{
+	return SQFS_ERROR_UNSUPPORTED;
+}
+
+static sqfs_u64 file_get_size(const sqfs_file_t *f)
+{
+	return ((const struct cache_vimage *)f)->ver->image_size;
+}
+
+static int file_truncate(sqfs_file_t *f, sqfs_u64 size)
+{
+	return SQFS_ERROR_UNSUPPORTED;
+}
+
+int cache_vimage_open_version(struct cache_vimage **out, struct cache_store *st,
+			      struct cache_version *ver,
+			      const struct cache_vimage_opts *o, struct ni_err *e)
+{
+	struct cache_vimage *v = calloc(1, sizeof(*v));
+	pthread_condattr_t ca;
+
+	*out = NULL;
+	if (v == NULL || (v->busy = calloc(ver->n + 1, 1)) == NULL ||
+	    (v->mem = calloc(ver->n + 1, sizeof(*v->mem))) == NULL ||
+	    (o->repo != NULL && (v->repo = strdup(o->repo)) == NULL)) {
+		if (v != NULL) {
+			free(v->busy);
+			free(v->mem);
+		}
+		free(v);
+		cache_version_free(ver);
+		return ni_err_set(e, NI_ENOMEM, "out of memory");
+	}
+	v->base.base.destroy = file_destroy;
+	v->base.base.copy = file_copy;
+	v->base.read_at = file_read_at;
+	v->base.write_at = file_write_at;
+	v->base.get_size = file_get_size;
+	v->base.truncate = file_truncate;
+	v->st = st;
+	v->ver = ver;
+	v->o = *o;
+	v->o.repo = v->repo;
+	v->o.name = ver->name;
+	v->o.version = ver->version;
+	v->o.manifest_sha256 = NULL;
+	if (v->o.fetchers < 1)
+		v->o.fetchers = 1;
+	if (v->o.wait_ms < 100)
+		v->o.wait_ms = 100;
+	v->refs = 1;
+	snprintf(v->spec, sizeof(v->spec), "%s@%s", ver->name, ver->version);
+	pthread_mutex_init(&v->mu, NULL);
+	pthread_mutex_init(&v->bulk_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&v->cv, &ca);
+	pthread_cond_init(&v->q_cv, &ca);
+	pthread_cond_init(&v->q_idle, &ca);
+	pthread_condattr_destroy(&ca);
+	*out = v;
+	return 0;
+}
+
+int cache_vimage_open(struct cache_vimage **out, struct cache_store *st,
+		      const struct cache_vimage_opts *o, struct ni_err *e)
+{
+	struct cache_version *ver;
+	uint64_t fetched;
+	int ret;
+
+	*out = NULL;
+	if ((ret = cache_vimage_load_version(st, o, &ver, &fetched, e)) != 0)
+		return ret;
+	/* keep what was fetched: the next open needs no network. A cache that
+	 * cannot keep it (disk full) still serves this open. */
+	if (fetched > 0)
+		(void)cache_store_meta_put(st, ver, NULL);
+	return cache_vimage_open_version(out, st, ver, o, e);
+}
+
+sqfs_file_t *cache_vimage_file(struct cache_vimage *v)
+{
+	return (sqfs_file_t *)file_copy((sqfs_object_t *)v);
+}
+
+const struct cache_version *cache_vimage_version(const struct cache_vimage *v)
+{
+	return v->ver;
+}
+
+/* ---- memory of verified chunks ---- */
+
+static void lru_unlink(struct cache_vimage *v, struct ment *m)
+{
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		v->lru_head = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	else
+		v->lru_tail = m->prev;
+	m->prev = m->next = NULL;
+}
+
+static void lru_front(struct cache_vimage *v, struct ment *m)
+{
+	m->next = v->lru_head;
+	m->prev = NULL;
+	if (v->lru_head)
+		v->lru_head->prev = m;
+	v->lru_head = m;
+	if (v->lru_tail == NULL)
+		v->lru_tail = m;
+}
+
+void vimg_mem_insert(struct cache_vimage *v, size_t idx, const uint8_t *data,
+		     size_t len)
+{
+	struct ment *m, *t, *prev;
+
+	if (v->mem[idx] != NULL)
+		return;
+	if ((m = calloc(1, sizeof(*m))) == NULL || (m->data = malloc(len)) == NULL) {
+		free(m);
+		return;   /* memory is a cache: the store or a fetch will do */
+	}
+	memcpy(m->data, data, len);
+	m->len = len;
+	m->idx = idx;
+	v->mem[idx] = m;
+	lru_front(v, m);
+	v->mem_used += len;
+	/* evict from the tail, never what a reader holds nor the newcomer */
+	for (t = v->lru_tail; t != NULL && v->mem_used > v->o.mem_bytes; t = prev) {
+		prev = t->prev;
+		if (t == m || t->refs > 0)
+			continue;
+		lru_unlink(v, t);
+		v->mem[t->idx] = NULL;
+		v->mem_used -= t->len;
+		free(t->data);
+		free(t);
+	}
+}
+
+static void mem_release(struct cache_vimage *v, struct ment *m)
+{
+	pthread_mutex_lock(&v->mu);
+	m->refs--;
+	pthread_mutex_unlock(&v->mu);
+}
+
+static void mem_free_all(struct cache_vimage *v)
+{
+	struct ment *m, *next;
+
+	for (m = v->lru_head; m != NULL; m = next) {
+		next = m->next;
+		free(m->data);
+		free(m);
+	}
+	v->lru_head = v->lru_tail = NULL;
+}
+
+/* ---- reads ---- */
+
+static void deadline_ts(int64_t ms, struct timespec *ts)
+{
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (ms % 1000) * 1000000;
+}
+
+/* A free demand fetcher (opened on first use), waiting until latest. */
+static struct vsrc *pool_get(struct cache_vimage *v, int64_t latest, struct ni_err *e)
+{
+	struct timespec ts;
+	int i;
+
+	pthread_mutex_lock(&v->mu);
+	if (v->pool == NULL && (v->pool = calloc((size_t)v->o.fetchers, sizeof(*v->pool))) == NULL) {
+		pthread_mutex_unlock(&v->mu);
+		ni_err_set(e, NI_ENOMEM, "out of memory");
+		return NULL;
+	}
+	for (;;) {
+		for (i = 0; i < v->o.fetchers; i++)
+			if (!v->pool[i].busy)
+				break;
+		if (i < v->o.fetchers)
+			break;
+		deadline_ts(latest, &ts);
+		if (vimg_now_ms() >= latest ||
+		    pthread_cond_timedwait(&v->cv, &v->mu, &ts) == ETIMEDOUT) {
+			pthread_mutex_unlock(&v->mu);
+			ni_err_set(e, NI_EIO, "%s: timed out waiting for a fetch slot", v->spec);
+			return NULL;
+		}
+	}
+	v->pool[i].busy = 1;
+	pthread_mutex_unlock(&v->mu);
+	if (v->pool[i].local == NULL && v->pool[i].f == NULL) {
+		struct cache_fetch_opts fo;
+		long fetch_ms = v->o.wait_ms - v->o.wait_ms / 4;
+		int ret;
+
+		cache_fetch_opts_init(&fo);
+		fo.deadline_ms = fetch_ms;
+		if (fo.connect_timeout_ms > fetch_ms)
+			fo.connect_timeout_ms = fetch_ms;
+		if (fo.low_speed_time_s * 1000 > fetch_ms)
+			fo.low_speed_time_s = fetch_ms / 1000 > 0 ? fetch_ms / 1000 : 1;
+		ret = vsrc_open(&v->pool[i], v->repo, &fo, e);
+		if (ret != 0) {
+			pthread_mutex_lock(&v->mu);
+			memset(&v->pool[i], 0, sizeof(v->pool[i]));
+			pthread_cond_broadcast(&v->cv);
+			pthread_mutex_unlock(&v->mu);
+			return NULL;
+		}
+		v->pool[i].busy = 1;
+	}
+	return &v->pool[i];
+}
+
+static void pool_put(struct cache_vimage *v, struct vsrc *s)
+{
+	pthread_mutex_lock(&v->mu);
+	s->busy = 0;
+	pthread_cond_broadcast(&v->cv);
+	pthread_mutex_unlock(&v->mu);
+}
+
+static int net_error(int code)
+{
+	return code != 0 && code != NI_EHASH && code != NI_ENOMEM && code != NI_EINVAL;
+}
+
+/* Chunk i is busy (ours) and not cached: fetch it and the missing chunks
+ * after it in its pack, up to the read-ahead. */
+static int fetch_demand(struct cache_vimage *v, size_t i, int64_t deadline,
+			struct ni_err *e)
+{
+	const struct cache_version *ver = v->ver;
+	size_t *win, n = 1, j, k, cap = 64;
+	uint64_t bytes = ver->c[i].len;
+	struct vsrc *src;
+	struct ni_err fe = { 0 };
+	long fetch_ms = v->o.wait_ms - v->o.wait_ms / 4;
+	int ret;
+
+	if (v->repo == NULL)
+		return ni_err_set(e, NI_EIO, "%s: chunk at image offset %llu is not cached (no repository given)",
+				  v->spec, (unsigned long long)ver->c[i].img_off);
+	pthread_mutex_lock(&v->mu);
+	if (vimg_now_ms() < v->offline_until) {
+		ret = ni_err_set(e, NI_EIO, "%s: chunk at image offset %llu is not cached and the repository is unreachable (%s)",
+				 v->spec, (unsigned long long)ver->c[i].img_off, v->last.msg);
+		pthread_mutex_unlock(&v->mu);
+		return ret;
+	}
+	pthread_mutex_unlock(&v->mu);
+	if ((win = malloc(cap * sizeof(*win))) == NULL)
+		return ni_err_set(e, NI_ENOMEM, "out of memory");
+	win[0] = i;
+	/* read-ahead: the chunks that follow in the pack, while missing */
+	for (j = i + 1; j < ver->n && n < cap; j++) {
+		const struct cache_chunk *p = &ver->c[j - 1], *c = &ver->c[j];
+
+		if (c->pack != p->pack || c->pack_off != p->pack_off + p->len ||
+		    bytes + c->len > v->o.readahead || cache_store_has(v->st, c->sha, c->len))
+			break;
+		win[n++] = j;
+		bytes += c->len;
+	}
+	pthread_mutex_lock(&v->mu);
+	for (k = 1; k < n; k++) {
+		if (v->busy[win[k]] || v->mem[win[k]] != NULL)
+			break;
+		v->busy[win[k]] = 1;
+	}
+	n = k;
+	pthread_mutex_unlock(&v->mu);
+	src = pool_get(v, deadline - fetch_ms, &fe);
+	if (src == NULL) {
+		ret = fe.code ? fe.code : NI_EIO;
+		/* nothing fetched: release the window */
+		pthread_mutex_lock(&v->mu);
+		for (k = 0; k < n; k++)
+			v->busy[win[k]] = 0;
+		pthread_cond_broadcast(&v->cv);
+		pthread_mutex_unlock(&v->mu);
+	} else {
+		ret = vimg_fetch_chunks(v, src, win, n, CACHE_CHUNK_MAX, 1, NULL, NULL, &fe);
+		pool_put(v, src);
+	}
+	free(win);
+	if (ret != 0) {
+		ni_err_set(e, NI_EIO, "%s: chunk at image offset %llu: %s", v->spec,
+			   (unsigned long long)ver->c[i].img_off, fe.msg);
+		pthread_mutex_lock(&v->mu);
+		if (net_error(ret)) {
+			v->offline_until = vimg_now_ms() + v->o.offline_ms;
+			v->last = fe;
+		}
+		pthread_mutex_unlock(&v->mu);
+		return NI_EIO;
+	}
+	return 0;
+}
+
+/* A referenced memory entry with chunk i's verified bytes. */
+static int get_chunk(struct cache_vimage *v, size_t i, int64_t deadline,
+		     struct ment **out, struct ni_err *e)
+{
+	const struct cache_chunk *c = &v->ver->c[i];
+	struct timespec ts;
+	uint8_t *buf;
+	int ret, round, fetched = 0;
+
+	for (round = 0; round < 4; round++) {
+		pthread_mutex_lock(&v->mu);
+		for (;;) {
+			if (v->mem[i] != NULL) {
+				*out = v->mem[i];
+				(*out)->refs++;
+				lru_unlink(v, *out);
+				lru_front(v, *out);
+				v->stats.hits += !fetched;
+				pthread_mutex_unlock(&v->mu);
+				return 0;
+			}
+			if (!v->busy[i])
+				break;
+			deadline_ts(deadline, &ts);
+			if (pthread_cond_timedwait(&v->cv, &v->mu, &ts) == ETIMEDOUT) {
+				pthread_mutex_unlock(&v->mu);
+				return ni_err_set(e, NI_EIO, "%s: chunk at image offset %llu: timed out after %ld ms",
+						  v->spec, (unsigned long long)c->img_off, v->o.wait_ms);
+			}
+		}
+		v->busy[i] = 1;
+		pthread_mutex_unlock(&v->mu);
+
+		if ((buf = malloc(c->len)) == NULL)
+			ret = NI_ENOMEM;
+		else
+			ret = cache_store_get(v->st, c->sha, buf, c->len, NULL);
+		if (ret == 0 || ret == NI_ENOMEM) {
+			pthread_mutex_lock(&v->mu);
+			if (ret == 0)
+				vimg_mem_insert(v, i, buf, c->len);
+			v->busy[i] = 0;
+			pthread_cond_broadcast(&v->cv);
+			pthread_mutex_unlock(&v->mu);
+			free(buf);
+			if (ret != 0)
+				return ni_err_set(e, ret, "out of memory");
+			continue;   /* picked up from memory above */
+		}
+		free(buf);
+		/* missing, or damaged (and dropped): fetch it */
+		pthread_mutex_lock(&v->mu);
+		v->stats.misses++;
+		pthread_mutex_unlock(&v->mu);
+		if ((ret = fetch_demand(v, i, deadline, e)) != 0)
+			return ret;
+		fetched = 1;
+	}
+	return ni_err_set(e, NI_EIO, "%s: chunk at image offset %llu: lost from memory",
+			  v->spec, (unsigned long long)c->img_off);
+}
+
+int cache_vimage_read(struct cache_vimage *v, uint64_t off, void *buf,
+		      size_t len, struct ni_err *e)
+{
+	const struct cache_version *ver = v->ver;
+	int64_t deadline = vimg_now_ms() + v->o.wait_ms;
+	uint8_t *out = buf;
+	size_t i, done = 0;
+	int ret = 0;
+
+	if (off > ver->image_size || len > ver->image_size - off)
+		return ni_err_set(e, NI_EINVAL, "%s: read of %zu bytes at %llu past the image's end",
+				  v->spec, len, (unsigned long long)off);
+	if (len == 0)
+		return 0;
+	i = cache_version_find(ver, off);
+	while (done < len) {
+		const struct cache_chunk *c = &ver->c[i];
+		uint64_t in = off + done - c->img_off;
+		size_t take = (size_t)(c->len - in) < len - done ? (size_t)(c->len - in) : len - done;
+		struct ment *m = NULL;
+
+		if ((ret = get_chunk(v, i, deadline, &m, e)) != 0)
+			break;
+		memcpy(out + done, m->data + in, take);
+		mem_release(v, m);
+		done += take;
+		i++;
+	}
+	pthread_mutex_lock(&v->mu);
+	if (ret == 0) {
+		v->stats.bytes_read += len;
+	} else {
+		v->stats.errors++;
+		if (e != NULL)
+			v->last = *e;
+	}
+	pthread_mutex_unlock(&v->mu);
+	return ret;
+}
+
+void cache_vimage_last_error(struct cache_vimage *v, struct ni_err *e)
+{
+	pthread_mutex_lock(&v->mu);
+	*e = v->last;
+	pthread_mutex_unlock(&v->mu);
+}
+
+/* ---- counters, closing ---- */
+
+void cache_vimage_stats(struct cache_vimage *v, struct cache_vimage_stats *s)
+{
+	pthread_mutex_lock(&v->mu);
+	*s = v->stats;
+	pthread_mutex_unlock(&v->mu);
+}
+
+int cache_vimage_flush_stats(struct cache_vimage *v, struct ni_err *e)
+{
+	struct cache_store_counts c;
+	struct cache_vimage_stats now;
+	int ret;
+
+	pthread_mutex_lock(&v->mu);
+	now = v->stats;
+	c.hits = now.hits - v->flushed.hits;
+	c.misses = now.misses - v->flushed.misses;
+	c.bytes_fetched = now.bytes_fetched - v->flushed.bytes_fetched;
+	c.bytes_read = now.bytes_read - v->flushed.bytes_read;
+	pthread_mutex_unlock(&v->mu);
+	if (c.hits == 0 && c.misses == 0 && c.bytes_fetched == 0 && c.bytes_read == 0)
+		return 0;
+	ret = cache_store_add_counts(v->st, v->ver->name, v->ver->version, &c, e);
+	if (ret == 0) {
+		pthread_mutex_lock(&v->mu);
+		v->flushed = now;
+		pthread_mutex_unlock(&v->mu);
+	}
+	return ret;
+}
+
+static void drop_ref(struct cache_vimage *v)
+{
+	int i, last;
+
+	pthread_mutex_lock(&v->mu);
+	last = --v->refs == 0;
+	pthread_mutex_unlock(&v->mu);
+	if (!last)
+		return;
+	vimg_prefetch_stop(v);
+	(void)cache_vimage_flush_stats(v, NULL);
+	for (i = 0; v->pool != NULL && i < v->o.fetchers; i++)
+		vsrc_close(&v->pool[i]);
+	free(v->pool);
+	if (v->bulk_open)
+		vsrc_close(&v->bulk);
+	mem_free_all(v);
+	free(v->mem);
+	free(v->busy);
+	free(v->queue);
+	free(v->repo);
+	cache_version_free(v->ver);
+	pthread_cond_destroy(&v->cv);
+	pthread_cond_destroy(&v->q_cv);
+	pthread_cond_destroy(&v->q_idle);
+	pthread_mutex_destroy(&v->mu);
+	pthread_mutex_destroy(&v->bulk_mu);
+	free(v);
+}
+
+void cache_vimage_close(struct cache_vimage *v)
+{
+	if (v == NULL)
+		return;
+	/* no more background work once the opener is gone */
+	vimg_prefetch_stop(v);
+	(void)cache_vimage_flush_stats(v, NULL);
+	drop_ref(v);
+}

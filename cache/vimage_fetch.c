@@ -1,0 +1,499 @@
+/* vimage_fetch.c: fetching chunks as coalesced ranges of packs, each one
+ * checked against the signed index before it is kept; the whole-version
+ * fill that sync runs; the background prefetch thread. */
+#include "cache/vimage_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BULK_RANGE (8u << 20)   /* a request, as cache/image.c coalesces */
+#define BATCH 512               /* prefetch: chunks taken from the queue at once */
+
+struct piece {
+	size_t idx;
+	uint32_t pack;
+	uint64_t pack_off, len;
+};
+
+struct fctx {
+	struct cache_vimage *v;
+	struct piece *p;
+	size_t *first, *count;     /* per range of the current pack */
+	int keep_mem;
+	void (*progress)(void *user, uint64_t len);
+	void *user;
+	struct ni_err bad;         /* why a range was rejected */
+};
+
+static int cmp_piece(const void *a, const void *b)
+{
+	const struct piece *x = a, *y = b;
+
+	if (x->pack != y->pack)
+		return x->pack < y->pack ? -1 : 1;
+	return x->pack_off < y->pack_off ? -1 : x->pack_off > y->pack_off;
+}
+
+static int sink(void *user, size_t r, const uint8_t *data, size_t len)
+{
+	struct fctx *x = user;
+	struct cache_vimage *v = x->v;
+	size_t k, first = x->first[r], n = x->count[r];
+	uint64_t base = x->p[first].pack_off, stored_full = 0;
+
+	/* every chunk of the range checked before any is kept */
+	for (k = first; k < first + n; k++) {
+		const struct piece *p = &x->p[k];
+		const struct cache_chunk *c = &v->ver->c[p->idx];
+		uint8_t d[NI_SHA256_LEN];
+
+		if (p->pack_off - base + p->len > len)
+			return ni_err_set(&x->bad, NI_EINVAL, "%s: short range", v->spec);
+		ni_sha256_buf(data + (p->pack_off - base), p->len, d);
+		if (memcmp(d, c->sha, NI_SHA256_LEN) != 0)
+			return ni_err_set(&x->bad, NI_EHASH,
+					  "%s: chunk at image offset %llu (pack %.16s...): hash mismatch (tampered)",
+					  v->spec, (unsigned long long)c->img_off,
+					  v->ver->packs[p->pack]);
+	}
+	for (k = first; k < first + n; k++) {
+		const struct piece *p = &x->p[k];
+		const uint8_t *b = data + (p->pack_off - base);
+
+		/* a full disk only costs the cache the chunk: it is still served */
+		if (cache_store_put(v->st, v->ver->c[p->idx].sha, b, p->len, NULL) == NI_ENOSPC)
+			stored_full++;
+		pthread_mutex_lock(&v->mu);
+		if (x->keep_mem)
+			vimg_mem_insert(v, p->idx, b, p->len);
+		v->busy[p->idx] = 0;
+		pthread_cond_broadcast(&v->cv);
+		pthread_mutex_unlock(&v->mu);
+		if (x->progress != NULL)
+			x->progress(x->user, p->len);
+	}
+	pthread_mutex_lock(&v->mu);
+	v->stats.bytes_fetched += len;
+	v->stats.store_full += stored_full;
+	pthread_mutex_unlock(&v->mu);
+	return 0;
+}
+
+/* The pieces [a, b) lie in one pack: coalesce and fetch them. */
+static int fetch_pack(struct fctx *x, struct vsrc *src, size_t a, size_t b,
+		      size_t max_range, struct ni_err *e)
+{
+	struct cache_vimage *v = x->v;
+	struct cache_range *r = calloc(b - a, sizeof(*r));
+	size_t n = 0, i;
+	char rel[100];
+	int ret;
+
+	x->first = calloc(b - a, sizeof(size_t));
+	x->count = calloc(b - a, sizeof(size_t));
+	if (r == NULL || x->first == NULL || x->count == NULL) {
+		ret = ni_err_set(e, NI_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = a; i < b; i++) {
+		const struct piece *p = &x->p[i];
+
+		if (n > 0 && p->pack_off == r[n - 1].off + r[n - 1].len &&
+		    r[n - 1].len + p->len <= max_range) {
+			r[n - 1].len += p->len;
+			x->count[n - 1]++;
+			continue;
+		}
+		r[n].off = p->pack_off;
+		r[n].len = p->len;
+		x->first[n] = i;
+		x->count[n] = 1;
+		n++;
+	}
+	snprintf(rel, sizeof(rel), "packs/%s.pack", v->ver->packs[x->p[a].pack]);
+	pthread_mutex_lock(&v->mu);
+	v->stats.requests += n;
+	pthread_mutex_unlock(&v->mu);
+	x->bad.code = 0;
+	ret = vsrc_ranges(src, rel, r, n, sink, x, e);
+	if (ret != 0 && x->bad.code != 0)
+		*e = x->bad;   /* the last mirror's data was refused: say why */
+out:
+	free(r);
+	free(x->first);
+	free(x->count);
+	x->first = x->count = NULL;
+	return ret;
+}
+
+int vimg_fetch_chunks(struct cache_vimage *v, struct vsrc *src, size_t *idx,
+		      size_t n, size_t max_range, int keep_mem,
+		      void (*progress)(void *user, uint64_t len), void *user,
+		      struct ni_err *e)
+{
+	struct fctx x = { .v = v, .keep_mem = keep_mem, .progress = progress, .user = user };
+	size_t a = 0, b, k;
+	int ret = 0;
+
+	if ((x.p = calloc(n + 1, sizeof(*x.p))) == NULL) {
+		ret = ni_err_set(e, NI_ENOMEM, "out of memory");
+	} else {
+		pthread_mutex_lock(&v->mu);   /* locations may be refreshed */
+		for (k = 0; k < n; k++) {
+			const struct cache_chunk *c = &v->ver->c[idx[k]];
+
+			x.p[k] = (struct piece){ idx[k], c->pack, c->pack_off, c->len };
+		}
+		pthread_mutex_unlock(&v->mu);
+		qsort(x.p, n, sizeof(*x.p), cmp_piece);
+		while (ret == 0 && a < n) {
+			for (b = a + 1; b < n && x.p[b].pack == x.p[a].pack; b++)
+				;
+			ret = fetch_pack(&x, src, a, b, max_range, e);
+			a = b;
+		}
+	}
+	/* whatever was not delivered is no longer in flight */
+	pthread_mutex_lock(&v->mu);
+	for (k = 0; k < n; k++)
+		v->busy[idx[k]] = 0;
+	pthread_cond_broadcast(&v->cv);
+	pthread_mutex_unlock(&v->mu);
+	free(x.p);
+	return ret;
+}
+
+int vimg_bulk_source(struct cache_vimage *v, struct ni_err *e)
+{
+	struct cache_fetch_opts fo;
+	int ret;
+
+	if (v->bulk_open)
+		return 0;
+	if (v->repo == NULL)
+		return ni_err_set(e, NI_EIO, "%s: not fully cached, and no repository was given",
+				  v->spec);
+	cache_fetch_opts_init(&fo);
+	if ((ret = vsrc_open(&v->bulk, v->repo, &fo, e)) != 0)
+		return ret;
+	v->bulk_open = 1;
+	return 0;
+}
+
+/* ---- fill (sync) ---- */
+
+struct fill_prog {
+	cache_vimage_progress cb;
+	void *user;
+	uint64_t done, total;
+	struct cache_vimage_fill *f;
+};
+
+static void fill_step(void *user, uint64_t len)
+{
+	struct fill_prog *fp = user;
+
+	fp->done += len;
+	fp->f->fetched += len;
+	fp->f->chunks_fetched++;
+	if (fp->cb != NULL)
+		fp->cb(fp->user, fp->done, fp->total, fp->f->chunks_fetched);
+}
+
+static int cmp_sha_idx(const void *a, const void *b, void *arg)
+{
+	const struct cache_version *ver = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = memcmp(ver->c[x].sha, ver->c[y].sha, NI_SHA256_LEN);
+
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+/* The index of each distinct chunk, once. */
+static size_t distinct(const struct cache_version *ver, size_t *out)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < ver->n; i++)
+		out[i] = i;
+	qsort_r(out, ver->n, sizeof(*out), cmp_sha_idx, (void *)ver);
+	for (i = 0; i < ver->n; i++)
+		if (n == 0 || memcmp(ver->c[out[n - 1]].sha, ver->c[out[i]].sha, NI_SHA256_LEN) != 0)
+			out[n++] = out[i];
+	return n;
+}
+
+/* Re-reads the location file (a repository may have repacked), once. */
+static int refresh_locations(struct cache_vimage *v, struct ni_err *e)
+{
+	char rel[200];
+	uint8_t *buf = NULL;
+	size_t len;
+	int ret;
+
+	snprintf(rel, sizeof(rel), "locations/%s/%s.json", v->ver->name, v->ver->version);
+	if ((ret = vsrc_get(&v->bulk, rel, 256u << 20, &buf, &len, e)) != 0)
+		return ret;
+	pthread_mutex_lock(&v->mu);
+	ret = cache_version_set_locations(v->ver, buf, len, e);
+	pthread_mutex_unlock(&v->mu);
+	if (ret == 0)
+		(void)cache_store_meta_put(v->st, v->ver, NULL);
+	return ret;
+}
+
+int cache_vimage_fill(struct cache_vimage *v, cache_vimage_progress progress,
+		      void *user, struct cache_vimage_fill *f, struct ni_err *e)
+{
+	const struct cache_version *ver = v->ver;
+	struct fill_prog fp = { progress, user, 0, 0, f };
+	size_t *u = calloc(ver->n + 1, sizeof(size_t)), *miss, n, nm = 0, i;
+	uint64_t req0;
+	uint8_t *buf = malloc(CACHE_CHUNK_MAX);
+	int ret = 0, tries;
+
+	memset(f, 0, sizeof(*f));
+	f->total = ver->unique_bytes;
+	if (u == NULL || buf == NULL) {
+		free(u);
+		free(buf);
+		return ni_err_set(e, NI_ENOMEM, "out of memory");
+	}
+	n = distinct(ver, u);
+	miss = u;   /* filled in place: nm <= i */
+	for (i = 0; i < n; i++) {
+		const struct cache_chunk *c = &ver->c[u[i]];
+		int have;
+
+		pthread_mutex_lock(&v->mu);
+		have = v->mem[u[i]] != NULL;
+		pthread_mutex_unlock(&v->mu);
+		if (!have)
+			have = cache_store_get(v->st, c->sha, buf, c->len, NULL) == 0;
+		if (have)
+			f->cached += c->len;
+		else
+			miss[nm++] = u[i];
+	}
+	free(buf);
+	fp.total = f->total - f->cached;
+	pthread_mutex_lock(&v->bulk_mu);
+	pthread_mutex_lock(&v->mu);
+	req0 = v->stats.requests;
+	pthread_mutex_unlock(&v->mu);
+	for (tries = 0; nm > 0 && tries < 2; tries++) {
+		size_t k, left = 0;
+
+		/* in flight for a reader of this image: it keeps it */
+		pthread_mutex_lock(&v->mu);
+		for (k = 0; k < nm; k++)
+			if (!v->busy[miss[k]]) {
+				v->busy[miss[k]] = 1;
+				miss[left++] = miss[k];
+			}
+		pthread_mutex_unlock(&v->mu);
+		nm = left;
+		if ((ret = vimg_bulk_source(v, e)) != 0)
+			break;
+		ret = vimg_fetch_chunks(v, &v->bulk, miss, nm, BULK_RANGE, 0, fill_step, &fp, e);
+		if (ret != NI_ENOENT || tries > 0)
+			break;
+		/* a pack is gone: the repository repacked; where are they now? */
+		for (k = 0, left = 0; k < nm; k++)
+			if (!cache_store_has(v->st, ver->c[miss[k]].sha, ver->c[miss[k]].len))
+				miss[left++] = miss[k];
+		nm = left;
+		if (refresh_locations(v, NULL) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&v->bulk_mu);
+	pthread_mutex_lock(&v->mu);
+	f->requests = v->stats.requests - req0;
+	pthread_mutex_unlock(&v->mu);
+	free(u);
+	return ret;
+}
+
+/* ---- background prefetch ---- */
+
+static void *prefetch_main(void *arg)
+{
+	struct cache_vimage *v = arg;
+	size_t batch[BATCH], n, k, m;
+	struct ni_err e;
+	int ret;
+
+	pthread_mutex_lock(&v->mu);
+	for (;;) {
+		while (!v->stop && v->q_len == 0) {
+			v->q_working = 0;
+			pthread_cond_broadcast(&v->q_idle);
+			pthread_cond_wait(&v->q_cv, &v->mu);
+		}
+		if (v->stop)
+			break;
+		v->q_working = 1;
+		for (n = 0; n < BATCH && v->q_len > 0; v->q_len--)
+			batch[n++] = v->queue[v->q_head++];
+		if (v->q_len == 0)
+			v->q_head = 0;
+		pthread_mutex_unlock(&v->mu);
+
+		for (k = 0, m = 0; k < n; k++) {
+			const struct cache_chunk *c = &v->ver->c[batch[k]];
+
+			if (!cache_store_has(v->st, c->sha, c->len))
+				batch[m++] = batch[k];
+		}
+		pthread_mutex_lock(&v->mu);
+		for (k = 0, n = 0; k < m; k++)
+			if (!v->busy[batch[k]] && v->mem[batch[k]] == NULL) {
+				v->busy[batch[k]] = 1;
+				batch[n++] = batch[k];
+			}
+		pthread_mutex_unlock(&v->mu);
+		ret = 0;
+		memset(&e, 0, sizeof(e));
+		if (n > 0) {
+			pthread_mutex_lock(&v->bulk_mu);
+			ret = vimg_bulk_source(v, &e);
+			if (ret == 0)
+				ret = vimg_fetch_chunks(v, &v->bulk, batch, n, BULK_RANGE, 0,
+							NULL, NULL, &e);
+			pthread_mutex_unlock(&v->bulk_mu);
+			if (ret != 0) {
+				pthread_mutex_lock(&v->mu);
+				for (k = 0; k < n; k++)
+					v->busy[batch[k]] = 0;
+				pthread_cond_broadcast(&v->cv);
+				pthread_mutex_unlock(&v->mu);
+			}
+		}
+		pthread_mutex_lock(&v->mu);
+		if (ret != 0) {
+			if (v->q_err.code == 0)
+				v->q_err = e;
+			v->q_len = v->q_head = 0;   /* offline: give up the rest */
+		}
+	}
+	v->q_working = 0;
+	pthread_cond_broadcast(&v->q_idle);
+	pthread_mutex_unlock(&v->mu);
+	return NULL;
+}
+
+int cache_vimage_prefetch(struct cache_vimage *v, const struct cache_range *r,
+			  size_t n, struct ni_err *e)
+{
+	const struct cache_version *ver = v->ver;
+	size_t i, j, add = 0;
+	size_t *tmp = NULL;
+	int ret = 0;
+
+	if (v->repo == NULL)
+		return 0;   /* nothing to fetch from: reads say so themselves */
+	if (r == NULL) {
+		if ((tmp = malloc((ver->n + 1) * sizeof(*tmp))) == NULL)
+			return ni_err_set(e, NI_ENOMEM, "out of memory");
+		for (i = 0; i < ver->n; i++)
+			tmp[add++] = i;
+	} else {
+		for (i = 0; i < n; i++) {
+			size_t a, b;
+
+			if (r[i].len == 0 || r[i].off >= ver->image_size)
+				continue;
+			a = cache_version_find(ver, r[i].off);
+			b = cache_version_find(ver, r[i].off + r[i].len - 1 < ver->image_size
+						    ? r[i].off + r[i].len - 1 : ver->image_size - 1);
+			for (j = a; j <= b; j++) {
+				size_t *nt = tmp;
+
+				if (add % 1024 == 0 &&
+				    (nt = realloc(tmp, (add + 1024) * sizeof(*tmp))) == NULL) {
+					free(tmp);
+					return ni_err_set(e, NI_ENOMEM, "out of memory");
+				}
+				tmp = nt;
+				tmp[add++] = j;
+			}
+		}
+	}
+	pthread_mutex_lock(&v->mu);
+	if (v->q_head > 0) {
+		memmove(v->queue, v->queue + v->q_head, v->q_len * sizeof(*v->queue));
+		v->q_head = 0;
+	}
+	if (v->q_len + add > v->q_cap) {
+		size_t *nq = realloc(v->queue, (v->q_len + add) * sizeof(*nq));
+
+		if (nq == NULL)
+			ret = ni_err_set(e, NI_ENOMEM, "out of memory");
+		else {
+			v->queue = nq;
+			v->q_cap = v->q_len + add;
+		}
+	}
+	if (ret == 0 && add > 0) {
+		memcpy(v->queue + v->q_len, tmp, add * sizeof(*tmp));
+		v->q_len += add;
+		v->q_working = 1;
+		if (!v->thread_started) {
+			if (pthread_create(&v->thread, NULL, prefetch_main, v) != 0)
+				ret = ni_err_set(e, NI_ENOMEM, "cannot start the prefetch thread");
+			else
+				v->thread_started = 1;
+		}
+		pthread_cond_signal(&v->q_cv);
+	}
+	pthread_mutex_unlock(&v->mu);
+	free(tmp);
+	return ret;
+}
+
+int cache_vimage_prefetch_wait(struct cache_vimage *v, long timeout_ms,
+			       struct ni_err *e)
+{
+	int64_t end = vimg_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	struct timespec ts;
+	int ret = 0;
+
+	pthread_mutex_lock(&v->mu);
+	while (v->thread_started && (v->q_len > 0 || v->q_working)) {
+		if (timeout_ms < 0) {
+			pthread_cond_wait(&v->q_idle, &v->mu);
+			continue;
+		}
+		ts.tv_sec = end / 1000;
+		ts.tv_nsec = (end % 1000) * 1000000;
+		if (pthread_cond_timedwait(&v->q_idle, &v->mu, &ts) == ETIMEDOUT) {
+			ret = ni_err_set(e, NI_ESTATE, "%s: prefetch still running after %ld ms",
+					 v->spec, timeout_ms);
+			break;
+		}
+	}
+	if (ret == 0 && v->q_err.code != 0) {
+		if (e != NULL)
+			*e = v->q_err;
+		ret = v->q_err.code;
+		memset(&v->q_err, 0, sizeof(v->q_err));
+	}
+	pthread_mutex_unlock(&v->mu);
+	return ret;
+}
+
+void vimg_prefetch_stop(struct cache_vimage *v)
+{
+	int started;
+
+	pthread_mutex_lock(&v->mu);
+	v->stop = 1;
+	started = v->thread_started;
+	v->thread_started = 0;
+	pthread_cond_broadcast(&v->q_cv);
+	pthread_mutex_unlock(&v->mu);
+	if (started)
+		pthread_join(v->thread, NULL);
+}

@@ -1,0 +1,91 @@
+/* vimage_internal.h: what the vimage files share (not for other modules). */
+#ifndef CACHE_VIMAGE_INTERNAL_H
+#define CACHE_VIMAGE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "cache/source.h"
+#include "cache/vimage.h"
+
+/* Where chunks and metadata come from: a folder (cache_source), or
+ * mirrors through a fetcher of our own, whose options bound each call. */
+struct vsrc {
+	struct cache_source *local;
+	struct cache_fetcher *f;
+	int busy;
+};
+
+int vsrc_open(struct vsrc *s, const char *spec, const struct cache_fetch_opts *o,
+	      struct ni_err *e);
+void vsrc_close(struct vsrc *s);
+int vsrc_get(struct vsrc *s, const char *rel, size_t max, uint8_t **out,
+	     size_t *len, struct ni_err *e);
+int vsrc_ranges(struct vsrc *s, const char *rel, const struct cache_range *r,
+		size_t n, cache_range_sink sink, void *user, struct ni_err *e);
+
+/* A verified chunk in memory. */
+struct ment {
+	size_t idx;
+	uint8_t *data;
+	size_t len;
+	int refs;
+	struct ment *prev, *next;   /* LRU list, most recent first */
+};
+
+struct cache_vimage {
+	sqfs_file_t base;           /* first: the sqfs_file_t is the image */
+	struct cache_store *st;
+	struct cache_version *ver;
+	struct cache_vimage_opts o;
+	char *repo;
+	char spec[160];             /* NAME@VERSION */
+
+	pthread_mutex_t mu;         /* everything below */
+	pthread_cond_t cv;          /* a chunk stopped being busy; a fetcher freed */
+	int refs;
+	uint8_t *busy;              /* per chunk: being loaded or fetched */
+	struct ment **mem;          /* per chunk */
+	struct ment *lru_head, *lru_tail;
+	size_t mem_used;
+	struct vsrc *pool;          /* demand fetchers, opened lazily */
+	int n_pool;
+	int64_t offline_until;      /* monotonic ms */
+	struct ni_err last;
+	struct cache_vimage_stats stats, flushed;
+
+	/* the bulk source (fill, prefetch), one call at a time */
+	pthread_mutex_t bulk_mu;
+	struct vsrc bulk;
+	int bulk_open;
+
+	/* prefetch */
+	pthread_t thread;
+	int thread_started, stop;
+	size_t *queue, q_head, q_len, q_cap;
+	int q_working;
+	struct ni_err q_err;
+	pthread_cond_t q_cv;        /* queue grew, or stop */
+	pthread_cond_t q_idle;      /* queue empty and idle */
+};
+
+int64_t vimg_now_ms(void);
+/* Under mu: keeps a verified chunk in memory (copies data). */
+void vimg_mem_insert(struct cache_vimage *v, size_t idx, const uint8_t *data,
+		     size_t len);
+/* Opens the bulk source if needed (caller holds bulk_mu). */
+int vimg_bulk_source(struct cache_vimage *v, struct ni_err *e);
+
+/* Fetches chunks idx[0..n) (marked busy by the caller, absent from the
+ * store) through src: grouped by pack, coalesced into ranges of at most
+ * max_range bytes; each chunk checked against the index, then stored
+ * (and kept in memory when keep_mem). Clears their busy marks, whatever
+ * happens. progress (may be NULL) gets each accepted chunk's length. */
+int vimg_fetch_chunks(struct cache_vimage *v, struct vsrc *src, size_t *idx,
+		      size_t n, size_t max_range, int keep_mem,
+		      void (*progress)(void *user, uint64_t len), void *user,
+		      struct ni_err *e);
+
+void vimg_prefetch_stop(struct cache_vimage *v);
+
+#endif

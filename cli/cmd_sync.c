@@ -1,0 +1,124 @@
+/* cmd_sync.c: `netimg sync --repo URL[,URL...] --key PUB NAME@VERSION
+ * [--cache DIR] [--cache-size BYTES] [--json] [--quiet]`: makes a version
+ * fully available offline in the local cache and pins it. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cache/vimage_sync.h"
+#include "cli/cli.h"
+#include "cli/repo_client.h"
+#include "common/progress.h"
+#include "common/units.h"
+#include "images/manifest.h"
+
+static void on_progress(void *user, uint64_t done, uint64_t total,
+			uint64_t chunks)
+{
+	struct ni_progress *p = user;
+
+	p->total = total;
+	ni_progress_update(p, done, chunks);
+}
+
+static void print_result(const char *spec, const struct cache_sync_result *r,
+			 double secs, int json)
+{
+	char img[32], got[32], meta[32], had[32];
+
+	if (json) {
+		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s?, s:f}",
+				      "version", spec, "image_size", (json_int_t)r->image_size,
+				      "total", (json_int_t)r->total, "cached", (json_int_t)r->cached,
+				      "fetched", (json_int_t)r->fetched,
+				      "metadata_fetched", (json_int_t)r->meta_fetched,
+				      "requests", (json_int_t)r->requests,
+				      "chunks_fetched", (json_int_t)r->chunks_fetched,
+				      "pinned", 1, "kept", r->kept[0] ? r->kept : NULL,
+				      "seconds", secs);
+		char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		if (s != NULL)
+			printf("%s\n", s);
+		free(s);
+		json_decref(j);
+		return;
+	}
+	ni_fmt_bytes(r->image_size, img, sizeof(img));
+	ni_fmt_bytes(r->fetched, got, sizeof(got));
+	ni_fmt_bytes(r->meta_fetched, meta, sizeof(meta));
+	ni_fmt_bytes(r->cached, had, sizeof(had));
+	printf("synced %s (%s): fetched %s in %llu requests (+ %s metadata), %s already cached; pinned%s%s%s, %.1fs\n",
+	       spec, img, got, (unsigned long long)r->requests, meta, had,
+	       r->kept[0] ? ", " : "", r->kept, r->kept[0] ? " kept for rollback" : "", secs);
+}
+
+int cmd_sync(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "cache", required_argument, NULL, 'c' },
+		{ "cache-size", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *repo = NULL, *key = NULL, *dir = CACHE_STORE_DIR;
+	uint64_t quota = 0;
+	int ch, json = 0, quiet = 0, ret = 0;
+	char *name = NULL, *version = NULL;
+	struct cache_image_req rq = { 0 };
+	struct cache_vimage_opts o;
+	struct cache_sync_result r;
+	struct cache_store *st = NULL;
+	struct repo_client c = { 0 };
+	struct ni_progress p;
+	struct ni_err e = { 0 };
+	double t0 = ni_now();
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': repo = optarg; break;
+		case 'k': key = optarg; break;
+		case 'c': dir = optarg; break;
+		case 's':
+			if (ni_parse_size(optarg, &quota) != 0 || quota == 0)
+				return cli_usage_error("sync", "--cache-size: '%s' is not a size", optarg);
+			break;
+		case 'j': json = 1; break;
+		case 'q': quiet = 1; break;
+		default: return cli_usage_error("sync", "bad option");
+		}
+	}
+	if (repo == NULL || optind != argc - 1)
+		return cli_usage_error("sync", "expected --repo and NAME@VERSION");
+	if (img_split_version(argv[optind], &name, &version, &e) != 0 ||
+	    repo_client_open(&c, repo, key, &e) != 0 ||
+	    cache_store_open(&st, dir, quota, &e) != 0) {
+		ret = cli_fail(&e);
+		goto out;
+	}
+	cache_vimage_opts_init(&o);
+	o.repo = repo;
+	o.key = c.key;
+	rq.name = name;
+	rq.version = version;
+	ni_progress_init(&p, quiet || json ? NULL : stderr, "sync", 0);
+	ret = cache_sync(st, &rq, &o, on_progress, &p, &r, &e);
+	ni_progress_end(&p);
+	if (ret != 0)
+		ret = cli_fail(&e);
+	else if (!quiet)
+		print_result(argv[optind], &r, ni_now() - t0, json);
+out:
+	cache_store_close(st);
+	repo_client_close(&c);
+	free(name);
+	free(version);
+	return ret;
+}
