@@ -13,7 +13,6 @@
 #include "common/fsutil.h"
 
 #define FULL_BACKOFF_S 5
-#define TOUCH_AFTER_S 60     /* a used chunk's mtime is renewed this seldom */
 
 int store_lock(struct cache_store *s, struct ni_err *e)
 {
@@ -227,10 +226,12 @@ int cache_store_get(struct cache_store *s, const uint8_t *sha, uint8_t *buf,
 		ni_sha256_buf(buf, len, d);
 		bad = memcmp(d, sha, NI_SHA256_LEN) != 0;
 	}
-	if (!bad && time(NULL) - st.st_mtime > TOUCH_AFTER_S) {
+	if (!bad) {
+		/* LRU: a chunk's mtime is its last use (best effort). Loads from
+		 * disk are few: a reader keeps recent chunks in memory. */
 		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_NOW } };
 
-		(void)futimens(fd, ts);   /* LRU: best effort */
+		(void)futimens(fd, ts);
 	}
 	close(fd);
 	if (bad) {

@@ -3,7 +3,7 @@
 # misbehaves on request. Core perl only.
 #
 #   badhttpd.pl --root DIR [--port N] [--lifetime SECS] [--log FILE]
-#               [--mode MODE] [--flaky N]
+#               [--mode MODE] [--flaky N] [--rate BYTES]
 #
 # Listens on 127.0.0.1:N (0, the default: any free port) and prints the
 # port on a line of its own. Forks per connection, keeps connections alive,
@@ -11,6 +11,7 @@
 # with it; SIGTERM does the same at once. Each request is logged as
 #   PID METHOD TARGET RANGE
 # (PID: the connection's process, RANGE: the Range header or "-").
+# --rate sends bodies at about BYTES a second per connection (a slow link).
 #
 # The first path segment may pick a behaviour for that request; otherwise
 # --mode does (default ok). The rest of the path names a file under DIR.
@@ -34,12 +35,13 @@ use IO::Socket::INET;
 use POSIX qw(strftime setpgid);
 use Socket qw(SOL_SOCKET SO_LINGER);
 
-my %opt = (port => 0, lifetime => 120, mode => 'ok', flaky => 2, log => '');
+my %opt = (port => 0, lifetime => 120, mode => 'ok', flaky => 2, log => '',
+	rate => 0);
 while (@ARGV) {
 	my $k = shift @ARGV;
-	$k =~ /^--(root|port|lifetime|log|mode|flaky)$/ && @ARGV
+	$k =~ /^--(root|port|lifetime|log|mode|flaky|rate)$/ && @ARGV
 		or die "usage: badhttpd.pl --root DIR [--port N] [--lifetime S] "
-		. "[--log FILE] [--mode MODE] [--flaky N]\n";
+		. "[--log FILE] [--mode MODE] [--flaky N] [--rate BYTES]\n";
 	$opt{$1} = shift @ARGV;
 }
 defined $opt{root} or die "badhttpd.pl: --root is required\n";
@@ -254,8 +256,10 @@ sub send_body {
 	}
 	# The headers go out with the first piece of the body: two small
 	# writes would meet Nagle and delayed ACKs (40 ms a request).
-	for (my $p = $lo; $p <= $hi; $p += 262144) {
-		my $e = $p + 262143 < $hi ? $p + 262143 : $hi;
+	my $piece = $opt{rate} > 0 ? 16384 : 262144;
+	for (my $p = $lo; $p <= $hi; $p += $piece) {
+		my $e = $p + $piece - 1 < $hi ? $p + $piece - 1 : $hi;
+		select(undef, undef, undef, $piece / $opt{rate}) if $opt{rate} > 0;
 		my $data = slice($file, $p, $e);
 		if ($p == $lo && $mode eq 'corrupt') {
 			substr($data, 0, 1) = chr(ord(substr($data, 0, 1)) ^ 0xff);
