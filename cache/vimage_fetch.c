@@ -250,7 +250,7 @@ int cache_vimage_fill(struct cache_vimage *v, cache_vimage_progress progress,
 	const struct cache_version *ver = v->ver;
 	struct fill_prog fp = { progress, user, 0, 0, f };
 	size_t *u = calloc(ver->n + 1, sizeof(size_t)), *miss, n, nm = 0, i;
-	uint64_t req0;
+	uint64_t req0, full0;
 	uint8_t *buf = malloc(CACHE_CHUNK_MAX);
 	int ret = 0, tries;
 
@@ -282,6 +282,7 @@ int cache_vimage_fill(struct cache_vimage *v, cache_vimage_progress progress,
 	pthread_mutex_lock(&v->bulk_mu);
 	pthread_mutex_lock(&v->mu);
 	req0 = v->stats.requests;
+	full0 = v->stats.store_full;
 	pthread_mutex_unlock(&v->mu);
 	for (tries = 0; nm > 0 && tries < 2; tries++) {
 		size_t k, left = 0;
@@ -311,8 +312,12 @@ int cache_vimage_fill(struct cache_vimage *v, cache_vimage_progress progress,
 	pthread_mutex_unlock(&v->bulk_mu);
 	pthread_mutex_lock(&v->mu);
 	f->requests = v->stats.requests - req0;
+	full0 = v->stats.store_full - full0;
 	pthread_mutex_unlock(&v->mu);
 	free(u);
+	if (ret == 0 && full0 > 0)
+		ret = ni_err_set(e, NI_ENOSPC, "%s: disk full: %llu chunks of %s could not be kept",
+				 cache_store_dir(v->st), (unsigned long long)full0, v->spec);
 	return ret;
 }
 
