@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/config.h"
 #include "cache/vimage.h"
 #include "cli/cli.h"
 #include "cli/repo_client.h"
@@ -62,7 +63,6 @@ static int parse(const char *sub, int argc, char **argv, struct copts *o)
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	o->dir = CACHE_STORE_DIR;
 	o->threads = 1;
 	o->wait_ms = -1;
 	o->block = 128 << 10;
@@ -433,9 +433,10 @@ out:
 int cmd_cache(int argc, char **argv)
 {
 	struct cache_store *st = NULL;
+	struct cache_config conf;
 	struct ni_err e = { 0 };
 	struct copts o;
-	const char *sub = argc > 1 ? argv[1] : "";
+	const char *sub = argc > 1 ? argv[1] : "", *v;
 	int ret, need_arg;
 
 	if (strcmp(sub, "status") != 0 && strcmp(sub, "verify") != 0 &&
@@ -448,8 +449,22 @@ int cmd_cache(int argc, char **argv)
 	if (optind != argc - need_arg)
 		return cli_usage_error("cache", need_arg ? "%s: expected NAME@VERSION"
 							 : "%s: unexpected argument", sub);
-	if (cache_store_open(&st, o.dir, o.quota, &e) != 0)
+	/* the client configuration file fills in what the options leave */
+	if (cache_config_load(&conf, NULL, &e) != 0)
 		return cli_fail(&e);
+	if (o.dir == NULL)
+		o.dir = cache_config_get(&conf, CFG_CACHE);
+	if (o.quota == 0 && (v = cache_config_get(&conf, CFG_CACHE_SIZE)) != NULL &&
+	    ni_parse_size(v, &o.quota) != 0) {
+		ret = cli_usage_error("cache", "%s: cache-size: '%s' is not a size",
+				      conf.path ? conf.path : "config", v);
+		cache_config_free(&conf);
+		return ret;
+	}
+	if (cache_store_open(&st, o.dir ? o.dir : CACHE_STORE_DIR, o.quota, &e) != 0) {
+		cache_config_free(&conf);
+		return cli_fail(&e);
+	}
 	if (strcmp(sub, "status") == 0)
 		ret = do_status(st, &o);
 	else if (strcmp(sub, "verify") == 0)
@@ -461,5 +476,6 @@ int cmd_cache(int argc, char **argv)
 	else
 		ret = do_pin(st, &o, argv[optind], strcmp(sub, "pin") == 0);
 	cache_store_close(st);
+	cache_config_free(&conf);
 	return ret;
 }

@@ -1,6 +1,9 @@
-/* cmd_sync.c: `netimg sync --repo URL[,URL...] --key PUB NAME@VERSION
- * [--cache DIR] [--cache-size BYTES] [--json] [--quiet]`: makes a version
- * fully available offline in the local cache and pins it. */
+/* cmd_sync.c: `netimg sync --repo URL[,URL...] --key PUB
+ * CHANNEL|NAME@VERSION [--cache DIR] [--cache-size BYTES] [--json]
+ * [--quiet]`: makes a version fully available offline in the local cache
+ * and pins it. A channel is resolved through its verified pointer (expiry
+ * and replay checked against the state folder); the pointer's manifest
+ * hash is then required of the manifest. */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -12,7 +15,6 @@
 #include "cli/repo_client.h"
 #include "common/progress.h"
 #include "common/units.h"
-#include "images/manifest.h"
 
 static void on_progress(void *user, uint64_t done, uint64_t total,
 			uint64_t chunks)
@@ -58,18 +60,18 @@ static void print_result(const char *spec, const struct cache_sync_result *r,
 int cmd_sync(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "repo", required_argument, NULL, 'r' },
-		{ "key", required_argument, NULL, 'k' },
+		REPO_CLIENT_LONGOPTS,
 		{ "cache", required_argument, NULL, 'c' },
 		{ "cache-size", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *repo = NULL, *key = NULL, *dir = CACHE_STORE_DIR;
+	struct repo_client_opts ro = { 0 };
+	const char *dir = NULL, *size = NULL;
 	uint64_t quota = 0;
 	int ch, json = 0, quiet = 0, ret = 0;
-	char *name = NULL, *version = NULL;
+	struct repo_target t = { 0 };
 	struct cache_image_req rq = { 0 };
 	struct cache_vimage_opts o;
 	struct cache_sync_result r;
@@ -82,43 +84,57 @@ int cmd_sync(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+		if (repo_client_opt(&ro, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'r': repo = optarg; break;
-		case 'k': key = optarg; break;
 		case 'c': dir = optarg; break;
-		case 's':
-			if (ni_parse_size(optarg, &quota) != 0 || quota == 0)
-				return cli_usage_error("sync", "--cache-size: '%s' is not a size", optarg);
-			break;
+		case 's': size = optarg; break;
 		case 'j': json = 1; break;
 		case 'q': quiet = 1; break;
 		default: return cli_usage_error("sync", "bad option");
 		}
 	}
-	if (repo == NULL || optind != argc - 1)
-		return cli_usage_error("sync", "expected --repo and NAME@VERSION");
-	if (img_split_version(argv[optind], &name, &version, &e) != 0 ||
-	    repo_client_open(&c, repo, key, &e) != 0 ||
-	    cache_store_open(&st, dir, quota, &e) != 0) {
+	if (optind != argc - 1)
+		return cli_usage_error("sync", "expected CHANNEL or NAME@VERSION");
+	if (repo_client_open(&c, &ro, &e) != 0)
+		return cli_fail(&e);
+	/* the options win over the client configuration file */
+	if (dir == NULL)
+		dir = cache_config_get(&c.conf, CFG_CACHE);
+	if (size == NULL)
+		size = cache_config_get(&c.conf, CFG_CACHE_SIZE);
+	if (size != NULL && (ni_parse_size(size, &quota) != 0 || quota == 0)) {
+		repo_client_close(&c);
+		return cli_usage_error("sync", "--cache-size: '%s' is not a size", size);
+	}
+	if (repo_client_resolve(&c, argv[optind], &t, &e) != 0 ||
+	    cache_store_open(&st, dir ? dir : CACHE_STORE_DIR, quota, &e) != 0) {
 		ret = cli_fail(&e);
 		goto out;
 	}
 	cache_vimage_opts_init(&o);
-	o.repo = repo;
+	o.repo = c.repo;
 	o.key = c.key;
-	rq.name = name;
-	rq.version = version;
+	rq.name = t.name;
+	rq.version = t.version;
+	rq.manifest_sha256 = t.manifest_sha256;
 	ni_progress_init(&p, quiet || json ? NULL : stderr, "sync", 0);
 	ret = cache_sync(st, &rq, &o, on_progress, &p, &r, &e);
 	ni_progress_end(&p);
 	if (ret != 0)
 		ret = cli_fail(&e);
-	else if (!quiet)
-		print_result(argv[optind], &r, ni_now() - t0, json);
+	else if (!quiet) {
+		char spec[200];
+
+		snprintf(spec, sizeof(spec), "%s@%s", t.name, t.version);
+		if (t.is_channel && !json)
+			printf("channel %s: serial %llu, %s\n", t.ptr.channel,
+			       (unsigned long long)t.ptr.serial, spec);
+		print_result(spec, &r, ni_now() - t0, json);
+	}
 out:
 	cache_store_close(st);
+	repo_target_free(&t);
 	repo_client_close(&c);
-	free(name);
-	free(version);
 	return ret;
 }

@@ -195,10 +195,13 @@ const struct cli_cmd cli_commands[] = {
 	  "blob's size and SHA-256. With KIND -o FILE, writes that attachment's\n"
 	  "verified bytes to FILE (temporary name, fsync, rename).\n" },
 	{ "sync", cmd_sync, "make a version fully available offline in the local cache",
-	  "usage: netimg sync --repo DIR|URL[,URL...] [--key PUB] NAME@VERSION\n"
-	  "                   [--cache DIR] [--cache-size BYTES] [--json] [--quiet]\n"
+	  "usage: netimg sync --repo DIR|URL[,URL...] [--key PUB] CHANNEL|NAME@VERSION\n"
+	  "                   [--cache DIR] [--cache-size BYTES] [--state DIR]\n"
+	  "                   [--config FILE] [--json] [--quiet]\n"
 	  "\n"
-	  "Fetches the chunks of NAME@VERSION that the cache (default\n"
+	  "A channel is resolved through its verified pointer (expiry and replay\n"
+	  "checked against the state folder). Fetches the chunks of the version\n"
+	  "that the cache (default\n"
 	  "/var/cache/netimg) lacks, as coalesced ranges of the repository's\n"
 	  "packs, each checked against the signed chunk index; re-hashes the ones\n"
 	  "it has. Then pins the version, keeps the version of NAME pinned before\n"

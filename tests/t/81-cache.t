@@ -9,7 +9,7 @@
 # the server down or stalling fails within the bounded wait; chunks
 # altered or truncated by hand never served.
 . "$(dirname "$0")/../lib.sh"
-plan 50
+plan 52
 BB=$CACHE/busybox-base.tar
 R=$T/repo
 K=$R/repo.pub
@@ -204,6 +204,12 @@ is "$(jget "$T/.j" '$d->{removed} . "/" . $d->{bad_versions}')" "0/0" "... and l
 ok "... the sync run again completes" "$NETIMG" sync --repo "$URL" --key "$K" --cache "$C6" bb@2
 ok "... and bb@2 reads whole offline" "$NETIMG" cache read --cache "$C6" --key "$K" bb@2 -o "$T/r6.sqfs"
 kill $BPID 2>/dev/null
+
+# ---- a channel ----
+"$NETIMG" point --repo "$R" stable bb@2 >/dev/null
+out=$("$NETIMG" sync --repo "$URL" --key "$K" --state "$T/state" --cache "$T/c8" stable 2>&1)
+like "$out" "channel stable: serial 1, bb@2" "sync of a channel: the version its pointer names"
+like "$out" "synced bb@2 .*pinned" "... synced and pinned"
 
 # ---- bad input ----
 fails "sync of a version the repository lacks" "bb@9: no such version" \
