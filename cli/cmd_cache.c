@@ -27,7 +27,7 @@
 struct copts {
 	const char *dir, *repo, *key, *out;
 	uint64_t quota, size, offset, length;
-	int json, threads, have_length;
+	int json, threads, have_length, prefetch;
 	long wait_ms;
 	size_t block;
 };
@@ -56,6 +56,7 @@ static int parse(const char *sub, int argc, char **argv, struct copts *o)
 		{ "wait", required_argument, NULL, 'w' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "block", required_argument, NULL, 'b' },
+		{ "prefetch", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int64_t secs;
@@ -75,6 +76,7 @@ static int parse(const char *sub, int argc, char **argv, struct copts *o)
 		case 'k': o->key = optarg; break;
 		case 'r': o->repo = optarg; break;
 		case 'o': o->out = optarg; break;
+		case 'P': o->prefetch = 1; break;
 		case 'S': case 'z': case 'O': case 'L': case 'b':
 			if (ni_parse_size(optarg, &n) != 0 || (n == 0 && ch != 'O' && ch != 'L'))
 				return cli_usage_error("cache", "%s: '%s' is not a size", sub, optarg);
@@ -401,6 +403,15 @@ static int do_read(struct cache_store *st, const struct copts *o, const char *sp
 		ret = ni_err_set(&e, NI_EINVAL, "%s: --offset/--length past the image's end (%llu bytes)",
 				 spec, (unsigned long long)size);
 		goto out;
+	}
+	if (o->prefetch) {
+		/* the background path a mount's hot set and sync use: every
+		 * chunk of the range queued, fetched, waited for */
+		struct cache_range r = { o->offset, (size_t)len };
+
+		if ((ret = cache_vimage_prefetch(v, len ? &r : NULL, len ? 1 : 0, &e)) != 0 ||
+		    (ret = cache_vimage_prefetch_wait(v, -1, &e)) != 0)
+			goto out;
 	}
 	if (o->offset == 0 && (ret = check_super(v, &e)) != 0)
 		goto out;

@@ -218,6 +218,7 @@ const struct cli_cmd cli_commands[] = {
 	  "       netimg cache read [--cache DIR] [--repo DIR|URL[,URL...]] [--key PUB]\n"
 	  "                         NAME@VERSION [-o FILE] [--offset N] [--length N]\n"
 	  "                         [--wait SECS] [--threads N] [--block BYTES]\n"
+	  "                         [--prefetch]\n"
 	  "\n"
 	  "status: the quota, what is used, and per cached version how much of it\n"
 	  "is cached, whether it is pinned, its chunk hit rate and bytes fetched.\n"
@@ -230,7 +231,8 @@ const struct cli_cmd cli_commands[] = {
 	  "read: reads the version's image through the cache as a mount does\n"
 	  "(missing chunks fetched from --repo, at most --wait, default 10s, per\n"
 	  "read), with --threads readers at once, into -o FILE when given (the\n"
-	  "whole image is then checked against the manifest's hash).\n"
+	  "whole image is then checked against the manifest's hash). --prefetch\n"
+	  "first fetches the range's missing chunks in the background, and waits.\n"
 	  "--cache-size sets the cache's quota and keeps it.\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },

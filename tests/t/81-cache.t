@@ -9,7 +9,7 @@
 # the server down or stalling fails within the bounded wait; chunks
 # altered or truncated by hand never served.
 . "$(dirname "$0")/../lib.sh"
-plan 52
+plan 54
 BB=$CACHE/busybox-base.tar
 R=$T/repo
 K=$R/repo.pub
@@ -188,6 +188,12 @@ is "$(jget "$T/.j" 'join " ", map { "$_->{version}:" . ($_->{bytes_cached} == $_
 # ---- many readers at once fetch each chunk once ----
 sj cache read --cache "$T/c5" --repo "$URL" --key "$K" --threads 8 bb@1
 is "$(jget "$T/.j" '$d->{bytes_fetched}')" "$SIZE1" "8 threads reading from an empty cache fetch each chunk once"
+
+# ---- background prefetch ----
+sj cache read --cache "$T/c9" --repo "$URL" --key "$K" --prefetch bb@2
+is "$(jget "$T/.j" '$d->{misses} . "/" . $d->{bytes_fetched}')" "0/$(stat -c %s "$T/bb2.sqfs")" \
+	"prefetch fetches every chunk in the background; the reads then all hit"
+is "$(jget "$T/.j" '$d->{requests} <= 4 ? 1 : 0')" 1 "... in a few coalesced requests"
 
 # ---- kill -9 of a sync mid-download, then again ----
 bad --rate 300000
