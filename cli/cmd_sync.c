@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cache/channels.h"
 #include "cache/vimage_sync.h"
 #include "cli/cli.h"
 #include "cli/repo_client.h"
@@ -121,6 +122,9 @@ int cmd_sync(int argc, char **argv)
 	ni_progress_init(&p, quiet || json ? NULL : stderr, "sync", 0);
 	ret = cache_sync(st, &rq, &o, on_progress, &p, &r, &e);
 	ni_progress_end(&p);
+	/* the version a later `mount CHANNEL` takes, offline */
+	if (ret == 0 && t.is_channel)
+		ret = cache_channel_put(cache_store_dir(st), c.key, &t.ptr, &e);
 	if (ret != 0)
 		ret = cli_fail(&e);
 	else if (!quiet) {
