@@ -6,14 +6,14 @@
 # Development builds treat warnings as errors; `make RELEASE=1` does not.
 
 CC ?= cc
-PKGS := libarchive libsquashfs1 openssl jansson inih zlib libcurl libmicrohttpd
+PKGS := libarchive libsquashfs1 openssl jansson inih zlib libcurl libmicrohttpd fuse3
 BUILD := build
 ASAN_BUILD := build-asan
 
 # Debian packages the build, the tests and the example need.
 DEB_BUILD := gcc make pkg-config libarchive-dev libsquashfs-dev libssl-dev \
 	libjansson-dev libinih-dev zlib1g-dev libcurl4-openssl-dev \
-	libmicrohttpd-dev
+	libmicrohttpd-dev libfuse3-dev
 DEB_TEST := perl squashfs-tools squashfs-tools-ng squashfuse debootstrap \
 	busybox-static zstd xz-utils dpkg-dev fakeroot util-linux kmod \
 	ca-certificates attr fuse3 libarchive-tools curl nginx-light

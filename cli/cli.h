@@ -49,5 +49,6 @@ int cmd_ipxe(int argc, char **argv);
 int cmd_pxe_config(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
 
 #endif

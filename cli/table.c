@@ -234,6 +234,20 @@ const struct cli_cmd cli_commands[] = {
 	  "whole image is then checked against the manifest's hash). --prefetch\n"
 	  "first fetches the range's missing chunks in the background, and waits.\n"
 	  "--cache-size sets the cache's quota and keeps it.\n" },
+	{ "mount", cmd_mount, "mount an image read-only through FUSE",
+	  "usage: netimg mount --image FILE.sqfs MOUNTPOINT [--foreground]\n"
+	  "                    [--allow-other] [--record FILE [--record-interval S]]\n"
+	  "                    [--threads N]\n"
+	  "\n"
+	  "Mounts the image read-only on MOUNTPOINT (libfuse3, many threads)\n"
+	  "and detaches once the mount answers; --foreground stays attached\n"
+	  "(SIGINT or SIGTERM unmounts). 'fusermount3 -u MOUNTPOINT' unmounts.\n"
+	  "Files, folders, links, devices, owners, modes, times and xattrs are\n"
+	  "the image's; the kernel checks permissions against its modes.\n"
+	  "--allow-other lets other users in (root, or user_allow_other in\n"
+	  "/etc/fuse.conf). --record FILE writes the paths of the files read, in\n"
+	  "the order of their first open, one per line (every S seconds, default\n"
+	  "30, and at unmount). --threads N: at most N requests served at once (default 16).\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },
