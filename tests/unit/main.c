@@ -15,11 +15,15 @@ extern const struct unit_test unit_sign_tests[];
 /* test_units.c */
 extern const struct unit_test unit_units_tests[];
 
+/* test_fusefs.c */
+extern const struct unit_test unit_fusefs_tests[];
+
 static const struct unit_test *const tables[] = {
 	unit_catalog_tests,
 	unit_fetch_tests,
 	unit_sign_tests,
 	unit_units_tests,
+	unit_fusefs_tests,
 	NULL,
 };
 
