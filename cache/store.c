@@ -270,7 +270,7 @@ static int make_fanout(struct cache_store *s, const char *rel, struct ni_err *e)
  * under DIR/tmp), then links it as rel: a link never replaces a name.
  * Returns 0 (*linked: 1 new, 0 already there) or -errno. */
 static int write_chunk(struct cache_store *s, const char *rel, const void *data,
-		       size_t len, int *linked)
+		       size_t len, int flags, int *linked)
 {
 	char sub[3] = { rel[0], rel[1], 0 }, *tmp = NULL, proc[64];
 	int fd = -1, ret = 0;
@@ -299,7 +299,7 @@ static int write_chunk(struct cache_store *s, const char *rel, const void *data,
 		}
 	}
 	ret = ni_write_all(fd, data, len);
-	if (ret == 0 && fsync(fd) != 0)
+	if (ret == 0 && !(flags & CACHE_PUT_NOSYNC) && fsync(fd) != 0)
 		ret = -errno;
 	if (ret == 0) {
 		char *dst = NULL;
@@ -330,7 +330,7 @@ out:
 }
 
 int cache_store_put(struct cache_store *s, const uint8_t *sha,
-		    const void *data, size_t len, struct ni_err *e)
+		    const void *data, size_t len, int flags, struct ni_err *e)
 {
 	char rel[80];
 	int ret, linked;
@@ -340,7 +340,7 @@ int cache_store_put(struct cache_store *s, const uint8_t *sha,
 	store_chunk_rel(sha, rel, sizeof(rel));
 	if ((ret = make_fanout(s, rel, e)) != 0)
 		return ret;
-	ret = write_chunk(s, rel, data, len, &linked);
+	ret = write_chunk(s, rel, data, len, flags, &linked);
 	if (ret == -ENOSPC || ret == -EDQUOT) {
 		s->full_until = time(NULL) + FULL_BACKOFF_S;
 		return ni_err_errno(e, -ret, "%s/chunks/%s", s->dir, rel);

@@ -3,7 +3,9 @@
  *
  *  - Chunks, named by their SHA-256, shared by every version that uses
  *    them. A chunk is written nameless (O_TMPFILE; a named temporary
- *    where the filesystem lacks it), fsynced, then linked under its name,
+ *    where the filesystem lacks it), fsynced (unless the caller batches
+ *    durability: CACHE_PUT_NOSYNC, then cache_store_sync), then linked
+ *    under its name,
  *    never over an existing one: a name never shows a half-written file.
  *    Every read hashes the chunk against its name; a chunk that is
  *    truncated or altered is removed and reported missing (NI_EHASH), so
@@ -59,9 +61,12 @@ int cache_store_has(struct cache_store *s, const uint8_t *sha, size_t len);
 /* Adds a chunk the caller has verified against the signed index. One
  * already there is kept. NI_ENOSPC when the disk is full (nothing is
  * left behind; further puts fail at once for a few seconds). Evicts when
- * the cache goes past its quota. */
+ * the cache goes past its quota. flags: CACHE_PUT_NOSYNC skips the
+ * chunk's own fsync (a crash may then lose it or leave it damaged, which
+ * every load detects; cache_store_sync makes a batch durable). */
+#define CACHE_PUT_NOSYNC 1
 int cache_store_put(struct cache_store *s, const uint8_t *sha,
-		    const void *data, size_t len, struct ni_err *e);
+		    const void *data, size_t len, int flags, struct ni_err *e);
 /* Makes every chunk written so far durable (syncfs of the cache's
  * filesystem), before a version is pinned. */
 int cache_store_sync(struct cache_store *s, struct ni_err *e);

@@ -21,7 +21,7 @@ struct fctx {
 	struct cache_vimage *v;
 	struct piece *p;
 	size_t *first, *count;     /* per range of the current pack */
-	int keep_mem;
+	int keep_mem, put_flags;
 	void (*progress)(void *user, uint64_t len);
 	void *user;
 	struct ni_err bad;         /* why a range was rejected */
@@ -63,7 +63,8 @@ static int sink(void *user, size_t r, const uint8_t *data, size_t len)
 		const uint8_t *b = data + (p->pack_off - base);
 
 		/* a full disk only costs the cache the chunk: it is still served */
-		if (cache_store_put(v->st, v->ver->c[p->idx].sha, b, p->len, NULL) == NI_ENOSPC)
+		if (cache_store_put(v->st, v->ver->c[p->idx].sha, b, p->len, x->put_flags,
+				    NULL) == NI_ENOSPC)
 			stored_full++;
 		pthread_mutex_lock(&v->mu);
 		if (x->keep_mem)
@@ -133,7 +134,10 @@ int vimg_fetch_chunks(struct cache_vimage *v, struct vsrc *src, size_t *idx,
 		      void (*progress)(void *user, uint64_t len), void *user,
 		      struct ni_err *e)
 {
-	struct fctx x = { .v = v, .keep_mem = keep_mem, .progress = progress, .user = user };
+	/* no fsync per chunk: every load hashes it, and sync makes the version
+	 * durable (syncfs) before pinning it */
+	struct fctx x = { .v = v, .keep_mem = keep_mem, .put_flags = CACHE_PUT_NOSYNC,
+			  .progress = progress, .user = user };
 	size_t a = 0, b, k;
 	int ret = 0;
 
