@@ -18,9 +18,14 @@ trap cleanup EXIT
 
 plan() { echo "1..$1"; }
 skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+# TODO=REASON before a check marks it as a known defect (TAP "# TODO"): its
+# failure does not fail the script, and prove reports it when it passes.
+TODO=
 _result() {
 	_n=$((_n + 1))
-	if [ "$1" = 0 ]; then echo "ok $_n - $2"; else echo "not ok $_n - $2"; _failed=$((_failed + 1)); fi
+	local todo=${TODO:+ # TODO $TODO}
+	if [ "$1" = 0 ]; then echo "ok $_n - $2$todo"
+	else echo "not ok $_n - $2$todo"; [ -n "$todo" ] || _failed=$((_failed + 1)); fi
 }
 # ok NAME CMD...: passes when CMD exits 0.
 ok() { local name=$1; shift; "$@" >"$T/.out" 2>&1; local rc=$?; _result $rc "$name"; [ $rc = 0 ] || sed 's/^/# /' "$T/.out" | head -20; return 0; }
@@ -48,10 +53,12 @@ jget() {
 		print defined $r ? $r : "null";' "$1" "$2"
 }
 # serve_repo DIR: starts `netimg serve` on DIR (a free port on 127.0.0.1,
-# stopped by cleanup) and sets URL to its address.
+# stopped by cleanup) and sets URL to its address and SERVE_LOG to its
+# access log (and stderr).
 serve_repo() {
 	local out=$T/.serve.$RANDOM i
-	"$NETIMG" serve --repo "$1" --listen 127.0.0.1:0 >"$out" 2>/dev/null &
+	SERVE_LOG=$out.log
+	"$NETIMG" serve --repo "$1" --listen 127.0.0.1:0 >"$out" 2>"$SERVE_LOG" &
 	BG_PIDS+=($!)
 	for i in $(seq 50); do grep -q http "$out" 2>/dev/null && break; sleep 0.1; done
 	URL=$(sed -n 's|.*\(http://[^ ]*/\).*|\1|p' "$out")
@@ -133,6 +140,63 @@ serve_nginx() {
 	[ "$(id -u)" = 0 ] && _traversable "$dir/public"
 	nginx_start "$n/site.in" || return 1
 	URL=http://127.0.0.1:$NGINX_PORT/
+}
+# cache_nginx ORIGIN-URL: a caching proxy in front of ORIGIN-URL, with
+# nginx and the sample configuration docs/nginx-cache.conf, only its
+# listen, proxy_pass and proxy_cache_path lines changed (the cache in $T;
+# see nginx_start). Sets URL to its address.
+cache_nginx() {
+	local origin=${1%/} n
+	n=$(mktemp -d "$T/.nginx.XXXXXX")
+	sed -e 's|^\([[:space:]]*\)listen [^;]*;|\1listen 127.0.0.1:@PORT@;|' \
+		-e "s|^\\([[:space:]]*\\)proxy_pass [^;]*;|\\1proxy_pass $origin;|" \
+		-e "s|^proxy_cache_path [^ ]* |proxy_cache_path $n/cache |" \
+		"$TOP/docs/nginx-cache.conf" >"$n/site.in"
+	grep -q '^[[:space:]]*listen 127.0.0.1:@PORT@;' "$n/site.in" &&
+		grep -q "^[[:space:]]*proxy_pass $origin;" "$n/site.in" &&
+		grep -q "^proxy_cache_path $n/cache " "$n/site.in" ||
+		{ echo "cache_nginx: docs/nginx-cache.conf has no listen, proxy_pass or proxy_cache_path line to set" >&2; return 1; }
+	nginx_start "$n/site.in" || return 1
+	URL=http://127.0.0.1:$NGINX_PORT/
+}
+# forward_proxy: starts tinyproxy (Debian's tinyproxy-bin), an HTTP forward
+# proxy, on a free port of 127.0.0.1 (up to 5 tries), stopped by cleanup.
+# Sets PROXY (its URL, for http_proxy) and PROXY_LOG, where each request
+# shows as "Request (file descriptor N): GET http://HOST:PORT/PATH HTTP/1.1".
+forward_proxy() {
+	local n try port pid i
+	command -v tinyproxy >/dev/null || { echo "forward_proxy: tinyproxy is not installed" >&2; return 1; }
+	n=$(mktemp -d "$T/.tinyproxy.XXXXXX")
+	for try in 1 2 3 4 5; do
+		port=$(free_port)
+		: >"$n/log"
+		cat >"$n/tinyproxy.conf" <<-EOF
+		Port $port
+		Listen 127.0.0.1
+		Timeout 60
+		LogFile "$n/log"
+		LogLevel Info
+		MaxClients 64
+		Allow 127.0.0.1
+		DisableViaHeader Yes
+		EOF
+		tinyproxy -d -c "$n/tinyproxy.conf" >"$n/out" 2>&1 &
+		pid=$!
+		# Bounded wait until it listens, or exits.
+		for i in $(seq 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			grep -q 'Accepting connections' "$n/log" && break
+			sleep 0.05
+		done
+		if kill -0 "$pid" 2>/dev/null && grep -q 'Accepting connections' "$n/log"; then
+			BG_PIDS+=("$pid")
+			PROXY=http://127.0.0.1:$port PROXY_LOG=$n/log
+			return 0
+		fi
+		wait "$pid" 2>/dev/null
+	done
+	echo "forward_proxy: tinyproxy did not start: $(tail -1 "$n/out")" >&2
+	return 1
 }
 # _traversable PATH: o+x on PATH's folders below $T (as a web server's user
 # needs them).

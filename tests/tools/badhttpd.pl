@@ -3,7 +3,7 @@
 # misbehaves on request. Core perl only.
 #
 #   badhttpd.pl --root DIR [--port N] [--lifetime SECS] [--log FILE]
-#               [--mode MODE] [--flaky N] [--rate BYTES]
+#               [--mode MODE] [--flaky N] [--rate BYTES] [--only REGEX]
 #
 # Listens on 127.0.0.1:N (0, the default: any free port) and prints the
 # port on a line of its own. Forks per connection, keeps connections alive,
@@ -18,6 +18,7 @@
 #   ok         the file, with Range (206), ETag/If-None-Match (304)
 #   404, 500   that status
 #   short      Content-Length of the whole body, half of it sent, close
+#   long       Content-Length of half the body, all of it sent, close
 #   stall      headers and half the body, then silence until killed
 #   reset      the request read, then the connection reset, no answer
 #   fullrange  a Range request answered 200 with the whole file
@@ -25,6 +26,8 @@
 #   corrupt    as ok, with the first byte of every body flipped
 #   chunked    as ok, without Content-Length (chunked transfer coding)
 #   flaky      500 for the first --flaky (default 2) requests of a target
+# With --only, a misbehaviour applies only to targets matching REGEX (a
+# perl regular expression); the others are served ok.
 # A request for an absolute URI (http://host/path) is served the same way,
 # as a forward proxy that happens to hold every host's files.
 use strict;
@@ -36,17 +39,18 @@ use POSIX qw(strftime setpgid);
 use Socket qw(SOL_SOCKET SO_LINGER);
 
 my %opt = (port => 0, lifetime => 120, mode => 'ok', flaky => 2, log => '',
-	rate => 0);
+	rate => 0, only => '');
 while (@ARGV) {
 	my $k = shift @ARGV;
-	$k =~ /^--(root|port|lifetime|log|mode|flaky|rate)$/ && @ARGV
+	$k =~ /^--(root|port|lifetime|log|mode|flaky|rate|only)$/ && @ARGV
 		or die "usage: badhttpd.pl --root DIR [--port N] [--lifetime S] "
-		. "[--log FILE] [--mode MODE] [--flaky N] [--rate BYTES]\n";
+		. "[--log FILE] [--mode MODE] [--flaky N] [--rate BYTES] "
+		. "[--only REGEX]\n";
 	$opt{$1} = shift @ARGV;
 }
 defined $opt{root} or die "badhttpd.pl: --root is required\n";
 my %modes = map { $_ => 1 }
-	qw(ok 404 500 short stall reset fullrange badrange corrupt flaky
+	qw(ok 404 500 short long stall reset fullrange badrange corrupt flaky
 	chunked);
 $modes{$opt{mode}} or die "badhttpd.pl: unknown mode $opt{mode}\n";
 
@@ -204,6 +208,7 @@ sub answer {
 		$path =~ s{^/[^/]+}{};
 	}
 	$path =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+	$mode = 'ok' if $opt{only} ne '' && $path !~ /$opt{only}/;
 	return error($c, 404) if $mode eq '404' || $path =~ m{(^|/)\.\.(/|$)};
 	return error($c, 500) if $mode eq '500' ||
 		($mode eq 'flaky' && $seen < $opt{flaky});
@@ -249,6 +254,11 @@ sub send_body {
 	return send_all($c, $h) if $req->{method} eq 'HEAD';
 	return send_chunked($c, $h, $file, $lo, $hi) if $mode eq 'chunked';
 	my $half = int($len / 2);
+	if ($mode eq 'long') {
+		$h =~ s/Content-Length: \d+/Content-Length: $half/;
+		send_all($c, $h . slice($file, $lo, $hi));
+		return 0;
+	}
 	if ($mode eq 'short' || $mode eq 'stall') {
 		send_all($c, $h . slice($file, $lo, $lo + $half - 1));
 		sleep($end - time) if $mode eq 'stall' && $end > time;
