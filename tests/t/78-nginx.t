@@ -7,7 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 command -v nginx >/dev/null || skip_all "nginx is not installed (make deps-test)"
 command -v curl >/dev/null || skip_all "curl is not installed"
-plan 27
+plan 30
 R=$T/repo
 P=$R/public
 printf '[image]\nname = bb\nversion = 1\nepoch = 1767225600\n[base]\nsource = %s\n' "$CACHE/busybox-base.tar" >"$T/bb.ini"
@@ -19,6 +19,11 @@ PACK=$(cd "$P" && ls packs/*.pack | head -1)
 IDX=$(cd "$P" && ls indexes/*.json | head -1)
 echo partial >"$P/packs/x.pack.tmp.AbC123"
 echo dot >"$P/.hidden"
+mkdir -p "$P/boot" "$P/ipxe/channels"
+echo kernel >"$P/boot/$(printf '%064d' 0).vmlinuz"
+echo '#!ipxe' >"$P/boot.ipxe"
+echo '#!ipxe' >"$P/ipxe/channels/stable.ipxe"
+chmod 644 "$P/boot/"* "$P/boot.ipxe" "$P/ipxe/channels/stable.ipxe"
 ln -s ../private/repo.key "$P/key"
 ln -s "$PACK" "$P/alias.pack"
 serve_nginx "$R" || { echo "Bail out! nginx did not start"; exit 1; }
@@ -62,6 +67,12 @@ get channels/stable.json
 is "$CODE $(hdr Content-Type) $(hdr Cache-Control)" "200 application/json no-cache" "a channel pointer: no-cache"
 get locations/bb/1.json
 is "$CODE $(hdr Cache-Control)" "200 no-cache" "a location file: no-cache"
+get "boot/$(printf '%064d' 0).vmlinuz"
+is "$CODE $(hdr Content-Type) $(hdr Cache-Control)" "200 application/octet-stream $IMM" "a netboot file: immutable"
+get boot.ipxe
+is "$CODE $(hdr Content-Type) $(hdr Cache-Control)" "200 text/plain no-cache" "boot.ipxe: text/plain, no-cache"
+get ipxe/channels/stable.ipxe
+is "$CODE $(hdr Content-Type) $(hdr Cache-Control)" "200 text/plain no-cache" "a channel's iPXE script: text/plain, no-cache"
 get repo.json
 is "$CODE $(hdr Cache-Control)" "200 no-cache" "repo.json: no-cache"
 get packs/
