@@ -241,5 +241,5 @@ fails "a mount point that does not exist" "$T/nodir: cannot mount there: No such
 	"$NETIMG" mount --image "$T/fx.sqfs" "$T/nodir"
 fails "a mount point that is a file" "cannot mount there: not a folder" \
 	"$NETIMG" mount --image "$T/fx.sqfs" "$T/fx.ini"
-fails "no --image" "missing --image" "$NETIMG" mount "$T/m10"
+fails "no --image and one argument" "expected CHANNEL or NAME@VERSION, and MOUNTPOINT" "$NETIMG" mount "$T/m10"
 done_testing

@@ -1,0 +1,139 @@
+#!/bin/bash
+# netimg mount of a version from a repository, through the local cache:
+# cold (chunks fetched and verified on first read), after `sync` fully
+# offline (a CHANNEL mounts the version the cache holds, with zero
+# requests), a chunk neither cached nor reachable gives EIO within the
+# --wait bound, and a tampered chunk on the server is never served.
+# Every mount is compared entry by entry with `unsquashfs -d`.
+. "$(dirname "$0")/../lib.sh"
+[ "$(id -u)" = 0 ] || skip_all "needs root (FUSE mounts)"
+[ -c /dev/fuse ] || skip_all "no /dev/fuse"
+plan 22
+
+TO="timeout 60"
+DESC="perl $TOP/tests/tools/treedesc.pl"
+unmount_all() {
+	local d
+	for d in "$T"/m*; do
+		mountpoint -q "$d" 2>/dev/null && fusermount3 -u "$d" 2>/dev/null
+	done
+	cleanup
+}
+trap unmount_all EXIT
+umnt() {
+	local pid i
+	pid=$(pgrep -n -f -- "netimg mount .* $1( |\$)" || true)
+	$TO fusermount3 -u "$1" || return 1
+	[ -n "$pid" ] || return 0
+	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	return 1
+}
+same_tree() {
+	$TO $DESC "$1" >"$T/a.desc" 2>"$T/a.err" || { cat "$T/a.err"; return 1; }
+	$TO $DESC "$2" >"$T/b.desc" 2>"$T/b.err" || { cat "$T/b.err"; return 1; }
+	diff "$T/a.desc" "$T/b.desc" | head -20
+	cmp -s "$T/a.desc" "$T/b.desc"
+}
+# requests LOG: GET requests in a netimg serve access log
+requests() { grep -c '"GET ' "$1" 2>/dev/null || true; }
+
+# Two versions: busybox plus a few MiB of files (several data chunks).
+R=$T/repo
+"$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
+for v in 1 2; do
+	mkdir -p "$T/root$v" && tar -xf "$CACHE/busybox-base.tar" -C "$T/root$v"
+	mkdir -p "$T/root$v/data"
+	for i in 1 2 3; do
+		perl -e 'srand($ARGV[0]); print pack("C*", map { int rand 256 } 1 .. 1500000)' "$i$v" >"$T/root$v/data/blob$i"
+	done
+	echo "version $v" >"$T/root$v/etc/release"
+	printf '[image]\nname = bb\nversion = %s\nepoch = 1767225600\n[base]\nsource = %s\n' "$v" "$T/root$v" >"$T/bb$v.ini"
+	"$NETIMG" build -q "$T/bb$v.ini" -o "$T/bb$v.sqfs" >/dev/null
+	"$NETIMG" publish --repo "$R" "$T/bb$v.sqfs" >/dev/null
+	unsquashfs -q -n -d "$T/ref$v" "$T/bb$v.sqfs" >/dev/null
+done
+"$NETIMG" point --repo "$R" stable bb@1 >/dev/null
+LOG=$T/serve.log
+"$NETIMG" serve --repo "$R" --listen 127.0.0.1:0 >"$T/serve.out" 2>"$LOG" &
+SPID=$!
+BG_PIDS+=($SPID)
+for i in $(seq 50); do grep -q http "$T/serve.out" && break; sleep 0.1; done
+URL=$(sed -n 's|.*\(http://[^ ]*/\).*|\1|p' "$T/serve.out")
+PORT=${URL##*:}; PORT=${PORT%/}
+K=$R/repo.pub
+C1=$T/cache1
+M=("$NETIMG" mount --repo "$URL" --key "$K" --state "$T/state")
+
+# Cold: an empty cache, every chunk fetched on first read.
+mkdir -p "$T/m1"
+ok "mount CHANNEL with an empty cache (resolved online)" $TO "${M[@]}" --cache "$C1" stable "$T/m1"
+like "$(grep " $T/m1 " /proc/mounts)" "^bb@1 " "/proc/mounts names the version"
+ok "cold mount: every entry matches unsquashfs" same_tree "$T/m1" "$T/ref1"
+ok "cold mount: every file's bytes match" $TO diff -r "$T/m1" "$T/ref1"
+ok "unmount" umnt "$T/m1"
+
+# Sync, then the server goes away: a fully cached channel mounts and
+# serves everything with zero requests.
+ok "sync the channel into a second cache" $TO "$NETIMG" sync --quiet --repo "$URL" --key "$K" --state "$T/state" --cache "$T/cache2" stable
+before=$(requests "$LOG")
+kill "$SPID"; wait "$SPID" 2>/dev/null
+mkdir -p "$T/m2"
+t0=$(date +%s%N)
+ok "offline: mount CHANNEL from the cache's record" $TO "${M[@]}" --cache "$T/cache2" stable "$T/m2"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ok "offline: mounted in under 5 s (no waiting on timeouts; took ${ms} ms)" test "$ms" -lt 5000
+ok "offline: every entry matches unsquashfs" same_tree "$T/m2" "$T/ref1"
+ok "offline: every file's bytes match" $TO diff -r "$T/m2" "$T/ref1"
+is "$(requests "$LOG")" "$before" "offline: no request reached the server"
+ok "unmount the offline mount" umnt "$T/m2"
+
+# A version the cache lacks, server down: the mount itself needs the
+# metadata, so it fails clearly and promptly.
+mkdir -p "$T/m3"
+t0=$(date +%s)
+fails "mount of an uncached version with the server down fails clearly" "127.0.0.1:$PORT" \
+	$TO "${M[@]}" --cache "$T/cache2" --wait 2s bb@2 "$T/m3"
+ok "and promptly (bounded)" test $(( $(date +%s) - t0 )) -lt 30
+
+# Partly cached: metadata and some chunks cached, then the server goes
+# down; the chunks not cached get EIO within --wait, cached ones read.
+"$NETIMG" serve --repo "$R" --listen "127.0.0.1:$PORT" >/dev/null 2>>"$LOG" &
+SPID=$!
+BG_PIDS+=($SPID)
+for i in $(seq 50); do curl -sf "${URL}repo.json" >/dev/null && break; sleep 0.1; done
+mkdir -p "$T/m4"
+ok "mount bb@2 (cold, a fresh cache)" $TO "${M[@]}" --cache "$T/cache3" --wait 2s bb@2 "$T/m4"
+ok "read one file while online" cmp "$T/m4/data/blob1" "$T/ref2/data/blob1"
+kill "$SPID"; wait "$SPID" 2>/dev/null
+t0=$(date +%s)
+out=$(timeout 30 cat "$T/m4/data/blob3" 2>&1 >/dev/null)
+like "$out" "Input/output error" "an uncached chunk with the server down: EIO"
+ok "within the --wait bound, not a hang" test $(( $(date +%s) - t0 )) -lt 15
+ok "the cached file still reads offline" cmp "$T/m4/data/blob1" "$T/ref2/data/blob1"
+ok "unmount" umnt "$T/m4"
+
+# A tampered chunk on the server is never served: a pack byte flipped.
+for p in "$R"/public/packs/*.pack; do
+	perl -e 'open(my $f, "+<", $ARGV[0]) or die; seek($f, 300000, 0); read($f, my $b, 1); seek($f, 300000, 0); print $f chr(ord($b) ^ 1)' "$p"
+done
+"$NETIMG" serve --repo "$R" --listen "127.0.0.1:$PORT" >/dev/null 2>>"$LOG" &
+BG_PIDS+=($!)
+for i in $(seq 50); do curl -sf "${URL}repo.json" >/dev/null && break; sleep 0.1; done
+mkdir -p "$T/m5"
+if $TO "${M[@]}" --cache "$T/cache4" --wait 2s bb@1 "$T/m5" 2>"$T/m5.err"; then
+	bad=0 eio=0
+	for f in "$T/ref1/data/"*; do
+		if timeout 30 cat "$T/m5/data/${f##*/}" >"$T/got" 2>"$T/cat.err"; then
+			cmp -s "$T/got" "$f" || bad=1
+		else
+			grep -q "Input/output error" "$T/cat.err" && eio=$((eio + 1))
+		fi
+	done
+	is "$bad" 0 "tampered pack: no wrong byte is ever returned by read"
+	ok "tampered pack: the file holding the bad chunk gets EIO" test "$eio" -ge 1
+	umnt "$T/m5"
+else
+	like "$(cat "$T/m5.err")" "hash|mismatch|tamper" "tampered pack: the mount refuses the bad chunk"
+	ok "and leaves no mount" sh -c "! mountpoint -q '$T/m5'"
+fi
+done_testing
