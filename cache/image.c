@@ -433,7 +433,7 @@ static int load_meta(struct job *j, EVP_PKEY *key,
 					 j->spec);
 	}
 	if (ret == 0)
-		ret = img_manifest_open(key, rel, buf, len, m, j->e);
+		ret = img_manifest_open_as(key, rel, buf, len, rq->name, rq->version, m, j->e);
 	free(buf);
 	free(rel);
 	if (ret != 0)

@@ -132,7 +132,7 @@ int repo_client_manifest(struct repo_client *c, const char *name,
 					 rel);
 	}
 	if (ret == 0)
-		ret = img_manifest_open(c->key, rel, buf, len, out, e);
+		ret = img_manifest_open_as(c->key, rel, buf, len, name, version, out, e);
 	free(buf);
 	free(rel);
 	return ret;

@@ -55,3 +55,24 @@ int img_manifest_open(EVP_PKEY *pub, const char *what, const void *buf,
 	}
 	return 0;
 }
+
+int img_manifest_open_as(EVP_PKEY *pub, const char *what, const void *buf,
+			 size_t len, const char *name, const char *version,
+			 json_t **out, struct ni_err *e)
+{
+	const char *n, *v;
+	int ret = img_manifest_open(pub, what, buf, len, out, e);
+
+	if (ret != 0)
+		return ret;
+	n = json_string_value(json_object_get(*out, "name"));
+	v = json_string_value(json_object_get(*out, "version"));
+	if (strcmp(n, name) != 0 || strcmp(v, version) != 0) {
+		ret = ni_err_set(e, NI_EINVAL,
+				 "%s: signed, but it is the manifest of %s@%s, not %s@%s (a mirror serves the wrong file)",
+				 what, n, v, name, version);
+		json_decref(*out);
+		*out = NULL;
+	}
+	return ret;
+}

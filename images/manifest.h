@@ -18,5 +18,10 @@ int img_split_version(const char *spec, char **name, char **version,
  * its payload; *out is a new reference. */
 int img_manifest_open(EVP_PKEY *pub, const char *what, const void *buf,
 		      size_t len, json_t **out, struct ni_err *e);
+/* The same, and the manifest must be NAME@VERSION's: a mirror cannot pass
+ * off another version's validly signed manifest under this name. */
+int img_manifest_open_as(EVP_PKEY *pub, const char *what, const void *buf,
+			 size_t len, const char *name, const char *version,
+			 json_t **out, struct ni_err *e);
 
 #endif

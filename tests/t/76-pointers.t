@@ -5,7 +5,7 @@
 # has seen (kept per key and channel in the state folder). The client
 # configuration file gives the same options.
 . "$(dirname "$0")/../lib.sh"
-plan 35
+plan 37
 R=$T/repo
 BB=$CACHE/busybox-base.tar
 "$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
@@ -92,6 +92,13 @@ cp "$T/stable-good.json" "$C"
 
 fails "a state folder that cannot be written is a clear error" "cannot keep client state \(give --state DIR\)" \
 	fetch --state /proc/netimg-state stable -o "$T/s.sqfs"
+
+# A mirror serving one version's (validly signed) manifest under another's name.
+cp "$R/public/versions/bb/2.json" "$T/bb2.manifest" && cp "$R/public/versions/bb/1.json" "$R/public/versions/bb/2.json"
+fails "another version's signed manifest under this name is refused (fetch)" \
+	"versions/bb/2.json: signed, but it is the manifest of bb@1, not bb@2" fetch bb@2 -o "$T/w.sqfs"
+fails "... and by show" "it is the manifest of bb@1, not bb@2" "$NETIMG" show --repo "$URL" --key "$K" bb@2
+cp "$T/bb2.manifest" "$R/public/versions/bb/2.json"
 
 # The same through nginx with the sample configuration (pointers are
 # served no-cache, so a repoint is seen at once).
