@@ -205,5 +205,12 @@ int fx_job_error(const struct cache_fetcher *f, const struct fx_job *j,
 		return ni_err_set(e, NI_ENOENT,
 				  "%s: not found on any mirror (%zu tried)",
 				  j->path, j->tried);
+	/* Mirrors answer for the same repository: one that answered 404
+	 * while the others failed is an answer (optional files, such as a
+	 * version's attachment list, are often missing). */
+	if (j->not_found > 0)
+		return ni_err_set(e, NI_ENOENT,
+				  "%s: not found (%zu mirror%s answered 404; last other error: %s)",
+				  j->path, j->not_found, j->not_found == 1 ? "" : "s", j->err);
 	return ni_err_set(e, j->err_code, "%s%s", j->err, tail);
 }

@@ -55,6 +55,7 @@ static void job_begin(struct run *r, struct fx_job *j, size_t i, uint64_t now)
 	j->attempt = j->attempts = 0;
 	j->tried = 1;
 	j->err_code = 0;
+	j->not_found = 0;
 	j->err[0] = '\0';
 	j->state = FX_WAITING;
 	j->not_before = now;
@@ -96,6 +97,7 @@ static int step(struct run *r, struct fx_job *j, enum fx_verdict v)
 		r->done++;
 		return 0;
 	case FX_NOT_FOUND:
+		j->not_found++;
 		return next_mirror(r, j, now);
 	case FX_DOWN:
 		/* Skipped at once while another mirror is left; retried

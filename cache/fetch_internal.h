@@ -105,6 +105,7 @@ struct fx_job {
 				    * job came to it */
 	uint64_t not_before;       /* monotonic ms */
 	int err_code;              /* last failure other than a 404 */
+	size_t not_found;          /* mirrors that answered 404 */
 	char err[800];
 
 	/* The attempt under way. buf outlives it for ranges (reused). */

@@ -157,8 +157,8 @@ like "$out" '^ok 6 mirror=1 attempts=2 ' "failover: 404, then a mirror that has 
 fails "failover: the last error and the count of mirrors tried" \
 	"^fetchtool: $A/500/hello.txt: server error 500 \(after 3 attempts on 2 mirrors\) \[input/output error\]\$" \
 	ft -m "$DOWN" -m "$A/500/" -r 1 -b 10 get hello.txt
-fails "failover: a 404 after a real failure reports the failure" \
-	"^fetchtool: $DOWN/hello.txt: mirror down: connection refused \(after 2 attempts on 2 mirrors\)" \
+fails "failover: a mirror down and one answering 404 is 'not found' (mirrors answer for one repository), naming the failure too" \
+	"^fetchtool: hello.txt: not found \(1 mirror answered 404; last other error: $DOWN/hello.txt: mirror down: connection refused\) \[not found\]" \
 	ft -m "$DOWN" -m "$A/404/" -r 0 get hello.txt
 reset_logs
 out=$(ft -m "$A/flaky/" -r 3 -b 10 get hello.txt 2>&1)

@@ -120,7 +120,6 @@ client() {
 		"\"\$0\" fetch --repo '$m' --key '$K' bb@2 -o '$T/$name-2.sqfs' && cmp '$T/$name-2.sqfs' '$T/bb2.sqfs'" "$NETIMG"
 	is "$("$NETIMG" verify --repo "$2" --key "$K" 2>&1 | grep -c '^bb@[12]: ok (signature, index and [0-9]* chunks verified)$')" 2 \
 		"$name: verify checks both versions"
-	TODO="a down mirror, then 404 for the optional attachments/N/V.json: the fetcher reports the down mirror (NI_EIO), not NI_ENOENT, so cache_attach_list fails"
 	out=$("$NETIMG" verify "${opts[@]}" 2>&1)
 	is "$(printf '%s\n' "$out" | grep -c '^bb@[12]: ok (signature, index and [0-9]* chunks verified)$')" 2 \
 		"$name: verify, the down mirror first"
