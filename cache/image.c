@@ -61,26 +61,56 @@ struct job {
 	char spec[160];
 };
 
+struct meta_check {
+	const char *spec, *rel;
+	const char *want_sha;      /* hex the bytes must hash to, or NULL */
+	const char *want_what;     /* how a mismatch is described */
+	/* a manifest: verified and parsed here */
+	EVP_PKEY *key;
+	const char *name, *version;
+	json_t **manifest;
+};
+
+/* The checks a mirror's copy must pass; a failure asks the next mirror. */
+static int check_meta(void *user, const uint8_t *buf, size_t len,
+		      struct ni_err *e)
+{
+	struct meta_check *c = user;
+	uint8_t d[NI_SHA256_LEN];
+	char hex[NI_SHA256_HEX];
+
+	if (c->want_sha != NULL) {
+		ni_sha256_buf(buf, len, d);
+		ni_hex(d, sizeof(d), hex);
+		if (strcmp(hex, c->want_sha) != 0)
+			return ni_err_set(e, NI_EHASH, "%s: %s: %s", c->spec, c->rel,
+					  c->want_what);
+	}
+	if (c->manifest != NULL) {
+		json_decref(*c->manifest);
+		*c->manifest = NULL;
+		return img_manifest_open_as(c->key, c->rel, buf, len, c->name,
+					    c->version, c->manifest, e);
+	}
+	return 0;
+}
+
 static int get_json(struct job *j, const char *rel, const char *want_sha,
 		    json_t **out)
 {
-	uint8_t *buf = NULL, d[NI_SHA256_LEN];
-	char hex[NI_SHA256_HEX];
+	char what[160];
+	struct meta_check c = { .spec = j->spec, .rel = rel, .want_sha = want_sha,
+				.want_what = what };
+	uint8_t *buf = NULL;
 	size_t len;
-	int ret = cache_source_get(j->src, rel, META_MAX, &buf, &len, j->e);
+	int ret;
 
+	snprintf(what, sizeof(what), "hash mismatch (tampered; the manifest names %.16s...)",
+		 want_sha ? want_sha : "");
+	ret = cache_source_get_checked(j->src, rel, META_MAX, check_meta, &c,
+				       &buf, &len, j->e);
 	if (ret != 0)
 		return ret;
-	if (want_sha != NULL) {
-		ni_sha256_buf(buf, len, d);
-		ni_hex(d, sizeof(d), hex);
-		if (strcmp(hex, want_sha) != 0) {
-			free(buf);
-			return ni_err_set(j->e, NI_EHASH,
-					  "%s: %s: hash mismatch (tampered; the manifest names %.16s...)",
-					  j->spec, rel, want_sha);
-		}
-	}
 	*out = json_loadb((const char *)buf, len, 0, NULL);
 	free(buf);
 	return *out ? 0 : ni_err_set(j->e, NI_EINVAL, "%s: %s: malformed", j->spec, rel);
@@ -413,27 +443,25 @@ static int load_meta(struct job *j, EVP_PKEY *key,
 {
 	const char *name = rq->name, *version = rq->version;
 	char *rel = img_manifest_path(name, version), idx[120], loc[200];
-	char hex[NI_SHA256_HEX];
-	uint8_t *buf = NULL, d[NI_SHA256_LEN];
+	uint8_t *buf = NULL;
 	size_t len;
 	const char *ih;
 	int ret;
 
 	if (rel == NULL)
 		return ni_err_set(j->e, NI_ENOMEM, "out of memory");
-	ret = cache_source_get(j->src, rel, META_MAX, &buf, &len, j->e);
+	{
+		struct meta_check c = {
+			.spec = j->spec, .rel = rel, .want_sha = rq->manifest_sha256,
+			.want_what = "the manifest is not the one the channel pointer names",
+			.key = key, .name = name, .version = version, .manifest = m,
+		};
+
+		ret = cache_source_get_checked(j->src, rel, META_MAX, check_meta, &c,
+					       &buf, &len, j->e);
+	}
 	if (ret == NI_ENOENT)
 		ret = ni_err_set(j->e, NI_ENOENT, "%s: no such version", j->spec);
-	if (ret == 0 && rq->manifest_sha256 != NULL) {
-		ni_sha256_buf(buf, len, d);
-		ni_hex(d, sizeof(d), hex);
-		if (strcmp(hex, rq->manifest_sha256) != 0)
-			ret = ni_err_set(j->e, NI_EHASH,
-					 "%s: the manifest is not the one the channel pointer names",
-					 j->spec);
-	}
-	if (ret == 0)
-		ret = img_manifest_open_as(key, rel, buf, len, rq->name, rq->version, m, j->e);
 	free(buf);
 	free(rel);
 	if (ret != 0)

@@ -208,6 +208,22 @@ static int check_serial(const char *rel, EVP_PKEY *key,
 	return ret;
 }
 
+struct sig_check {
+	EVP_PKEY *key;
+	const char *rel;
+};
+
+/* A mirror's copy with a bad signature makes the next mirror be asked. */
+static int check_sig(void *user, const uint8_t *buf, size_t len,
+		     struct ni_err *e)
+{
+	struct sig_check *c = user;
+	const void *payload;
+	size_t plen;
+
+	return img_open_signed(c->key, c->rel, buf, len, &payload, &plen, NULL, e);
+}
+
 int cache_pointer_get(struct cache_source *src, EVP_PKEY *key,
 		      const char *channel, const struct cache_pointer_opts *o,
 		      struct cache_pointer *p, struct ni_err *e)
@@ -223,7 +239,12 @@ int cache_pointer_get(struct cache_source *src, EVP_PKEY *key,
 	if (!img_valid_channel(channel))
 		return ni_err_set(e, NI_EUSAGE, "'%s' is not a channel name", channel);
 	snprintf(rel, sizeof(rel), "channels/%s.json", channel);
-	ret = cache_source_get(src, rel, POINTER_MAX, &buf, &len, e);
+	{
+		struct sig_check c = { .key = key, .rel = rel };
+
+		ret = cache_source_get_checked(src, rel, POINTER_MAX, check_sig, &c,
+					       &buf, &len, e);
+	}
 	if (ret == NI_ENOENT)
 		ret = ni_err_set(e, NI_ENOENT, "%s: no such channel (give a CHANNEL or NAME@VERSION)", rel);
 	if (ret == 0)

@@ -11,10 +11,17 @@
 #include "common/fsutil.h"
 #include "common/hash.h"
 
+#define MIRRORS_MAX 16
+
 struct cache_source {
 	char *dir;                 /* local: DIR */
 	char *pub;                 /* local: DIR/public */
 	struct cache_fetcher *f;   /* remote */
+	/* remote: each mirror alone, made when a file one mirror served
+	 * fails its check and the others must be asked (checked gets) */
+	char *mirror[MIRRORS_MAX];
+	struct cache_fetcher *one[MIRRORS_MAX];
+	size_t n_mirrors;
 };
 
 static int is_url(const char *s)
@@ -32,10 +39,13 @@ static int open_remote(struct cache_source *s, const char *spec,
 
 	if (copy == NULL)
 		return ni_err_set(e, NI_ENOMEM, "out of memory");
-	for (tok = strtok_r(copy, ",", &save); tok && n < 16;
+	for (tok = strtok_r(copy, ",", &save); tok && n < MIRRORS_MAX;
 	     tok = strtok_r(NULL, ",", &save))
 		m[n++] = tok;
 	ret = cache_fetcher_new(&s->f, m, n, NULL, e);
+	for (s->n_mirrors = 0; ret == 0 && s->n_mirrors < n; s->n_mirrors++)
+		if ((s->mirror[s->n_mirrors] = strdup(m[s->n_mirrors])) == NULL)
+			ret = ni_err_set(e, NI_ENOMEM, "out of memory");
 	free(copy);
 	return ret;
 }
@@ -70,6 +80,10 @@ void cache_source_close(struct cache_source *s)
 {
 	if (s == NULL)
 		return;
+	for (size_t i = 0; i < s->n_mirrors; i++) {
+		free(s->mirror[i]);
+		cache_fetcher_free(s->one[i]);
+	}
 	if (s->f != NULL)
 		cache_fetcher_free(s->f);
 	free(s->dir);
@@ -188,6 +202,61 @@ int cache_source_ranges(struct cache_source *s, const char *rel,
 	if (s->f != NULL)
 		return cache_fetch_ranges_stream(s->f, rel, r, n, st, e);
 	return local_ranges(s, rel, r, n, st, e);
+}
+
+/* One mirror alone (made on first use). */
+static struct cache_fetcher *one_mirror(struct cache_source *s, size_t i,
+					struct ni_err *e)
+{
+	const char *m = s->mirror[i];
+
+	if (s->one[i] == NULL && cache_fetcher_new(&s->one[i], &m, 1, NULL, e) != 0)
+		return NULL;
+	return s->one[i];
+}
+
+int cache_source_get_checked(struct cache_source *s, const char *rel,
+			     size_t max, cache_source_check check, void *user,
+			     uint8_t **out, size_t *len, struct ni_err *e)
+{
+	struct cache_fetch_info info = { 0 };
+	struct ni_err first = { 0 }, other = { 0 };
+	struct cache_fetcher *f;
+	size_t i;
+	int ret, bad;
+
+	*out = NULL;
+	if (s->f == NULL) {
+		if ((ret = cache_source_get(s, rel, max, out, len, e)) == 0 &&
+		    (ret = check(user, *out, *len, e)) != 0) {
+			free(*out);
+			*out = NULL;
+		}
+		return ret;
+	}
+	/* The usual way first: mirrors in order, down ones skipped. */
+	if ((ret = cache_fetch_mem(s->f, rel, max, out, len, &info, e)) != 0)
+		return ret;
+	if ((ret = check(user, *out, *len, &first)) == 0)
+		return 0;
+	free(*out);
+	*out = NULL;
+	/* What that mirror served failed its check: ask the others, each
+	 * alone; the first error (the tampered file) is the one reported
+	 * when none serves a file that passes. */
+	for (i = 0; i < s->n_mirrors; i++) {
+		if (i == info.mirror || (f = one_mirror(s, i, &other)) == NULL)
+			continue;
+		if (cache_fetch_mem(f, rel, max, out, len, NULL, &other) != 0)
+			continue;
+		bad = check(user, *out, *len, &other);
+		if (bad == 0)
+			return 0;
+		free(*out);
+		*out = NULL;
+	}
+	*e = first;
+	return ret;
 }
 
 unsigned long cache_source_requests(const struct cache_source *s)

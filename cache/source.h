@@ -30,6 +30,17 @@ int cache_source_get_sha256(struct cache_source *s, const char *rel,
 			    size_t max, const uint8_t *sha, uint8_t **out,
 			    size_t *len, struct ni_err *e);
 
+/* Checks what a file's bytes must satisfy (a signature, a hash): 0, or
+ * an error (with e set) that makes the next mirror be asked. */
+typedef int (*cache_source_check)(void *user, const uint8_t *buf, size_t len,
+				  struct ni_err *e);
+/* cache_source_get, then check; when what a mirror served fails the
+ * check, every other mirror is asked in turn. The first check failure is
+ * reported when no mirror serves a file that passes. */
+int cache_source_get_checked(struct cache_source *s, const char *rel,
+			     size_t max, cache_source_check check, void *user,
+			     uint8_t **out, size_t *len, struct ni_err *e);
+
 /* Reads byte ranges of public/REL, streaming each to st as the fetcher's
  * cache_fetch_ranges_stream does (ranges in any order, each range's bytes
  * in order). For mirrors, a range st rejects is fetched from the next;

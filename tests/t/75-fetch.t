@@ -75,7 +75,9 @@ like "$("$NETIMG" verify --repo "$GOOD" --key "$K" dup@1 2>&1)" "dup@1: ok" "...
 
 # tampered index (the manifest names its hash) and tampered manifest
 cp -a "$R" "$T/bad2"
-I=$(ls "$T/bad2/public/indexes/"*.json | head -1)
+# bb@1's own index (the folder holds other versions' too)
+I=$T/bad2/public/indexes/$(tail -n +2 "$T/bad2/public/versions/bb/1.json" |
+	perl -MJSON::PP -0777 -ne 'print decode_json($_)->{index}{sha256}').json
 perl -0777 -pi -e 's/"format":1/"format":1 /' "$I"
 fails "a tampered chunk index is refused" "hash mismatch \(tampered" "$NETIMG" verify --repo "$T/bad2" bb@1
 cp -a "$R" "$T/bad3"

@@ -87,7 +87,7 @@ cp "$C" "$T/stable-good.json"
 for i in 1 2 3 4 5 6; do "$NETIMG" point --repo "$R2" stable bb@3 >/dev/null; done
 cp "$R2/public/channels/stable.json" "$C"
 fails "a pointer naming another manifest than the one served is refused" \
-	"bb@3: the manifest is not the one the channel pointer names" fetch stable -o "$T/m.sqfs"
+	"bb@3: versions/bb/3.json: the manifest is not the one the channel pointer names" fetch stable -o "$T/m.sqfs"
 cp "$T/stable-good.json" "$C"
 
 fails "a state folder that cannot be written is a clear error" "cannot keep client state \(give --state DIR\)" \
