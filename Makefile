@@ -41,7 +41,17 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -O1
 
 .PHONY: all deps deps-test deps-fuzz fuzz run check check-only clean asan example unit
 
-all: $(BUILD)/netimg
+all: $(BUILD)/netimg $(BUILD)/netimg-init
+
+# The netboot initramfs's init (netboot/init/), put into each initramfs
+# with its shared libraries; built without sanitizers, also for asan.
+INIT_SRCS := $(wildcard netboot/init/*.c)
+INIT_OBJS := $(INIT_SRCS:%.c=$(BUILD)/%.o)
+$(BUILD)/netimg-init: $(INIT_OBJS) $(BUILD)/libnetimg.a
+	$(CC) $(CFLAGS) -o $@ $(INIT_OBJS) $(BUILD)/libnetimg.a -Wl,--as-needed $(LDLIBS)
+$(ASAN_BUILD)/netimg-init: $(BUILD)/netimg-init
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
@@ -64,7 +74,7 @@ $(ASAN_BUILD)/netimg: $(ASAN_OBJS)
 $(BUILD)/unit: $(UNIT_SRCS) $(BUILD)/libnetimg.a
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(PKG_CFLAGS) -o $@ $(UNIT_SRCS) $(SRCS) $(LDLIBS)
 
-asan: $(ASAN_BUILD)/netimg
+asan: $(ASAN_BUILD)/netimg $(ASAN_BUILD)/netimg-init
 unit: $(BUILD)/unit
 
 # Installs missing Debian packages (CI and fresh machines start clean).

@@ -5,6 +5,7 @@
 #ifndef IMG_PUBLISH_H
 #define IMG_PUBLISH_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -14,6 +15,9 @@ struct img_publish_opts {
 	const char *repo;
 	const char *image;
 	const char *name, *version;   /* override the build record's */
+	/* added to the manifest's "boot" (its boot files: kernel,
+	 * initramfs), made by the caller beforehand; or NULL */
+	json_t *boot_files;
 };
 
 struct img_publish_result {

@@ -323,6 +323,16 @@ static json_t *manifest_json(struct pctx *p, const char *index_hex)
 		if (v != NULL)
 			json_object_set(m, from_record[i], v);
 	}
+	if (m != NULL && p->o->boot_files != NULL) {
+		json_t *b = json_deep_copy(json_object_get(m, "boot"));
+
+		if (!json_is_object(b)) {
+			json_decref(b);
+			b = json_object();
+		}
+		json_object_update(b, p->o->boot_files);
+		json_object_set_new(m, "boot", b);
+	}
 	return m;
 }
 
