@@ -50,5 +50,6 @@ int cmd_pxe_config(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
+int cmd_initrd(int argc, char **argv);
 
 #endif

@@ -168,6 +168,15 @@ const struct cli_cmd cli_commands[] = {
 	  "kept in DIR/private/netboot.json: later runs may leave them out, and\n"
 	  "netimg point and rollback rewrite the channel's script after the\n"
 	  "pointer.\n" },
+	{ "initrd", cmd_initrd, "rebuild a version's netboot initramfs as an attachment",
+	  "usage: netimg initrd --repo DIR NAME@VERSION [--by WHO]\n"
+	  "\n"
+	  "Rebuilds the netboot initramfs of a version published with boot files:\n"
+	  "the current netimg-init, the repository's current key (DIR/repo.pub),\n"
+	  "the channels' current serials as the replay floor, and the kernel\n"
+	  "modules of the initramfs publish made. It becomes the version's\n"
+	  "\"initrd\" attachment (the manifest never changes), and the channel\n"
+	  "scripts load it from then on.\n" },
 	{ "pxe-config", cmd_pxe_config, "print a dnsmasq proxy-DHCP/TFTP configuration for PXE",
 	  "usage: netimg pxe-config --url URL [--interface IF] [--subnet NET] [--tftp-root DIR]\n"
 	  "\n"

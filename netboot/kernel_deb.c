@@ -40,10 +40,14 @@ static const char *wanted(const char *p, char *release, size_t rn)
 		p += 2;
 	if (strstr(p, "..") != NULL)
 		return NULL;
-	if (strncmp(p, "boot/vmlinuz-", 13) == 0 && strchr(p + 13, '/') == NULL) {
+	if (strncmp(p, "boot/vmlinuz-", 13) == 0) {
+		const char *k = p + strlen("boot/vmlinuz-");
+
+		if (*k == '\0' || strchr(k, '/') != NULL)
+			return NULL;
 		if (release[0] == '\0')
-			snprintf(release, rn, "%s", p + 13);
-		return strcmp(p + 13, release) == 0 ? p : NULL;
+			snprintf(release, rn, "%s", k);
+		return strcmp(k, release) == 0 ? p : NULL;
 	}
 	if (strncmp(p, "lib/modules/", 12) == 0)
 		r = p + 12;
@@ -67,7 +71,7 @@ static int extract(struct archive *in, const char *deb, const char *dir,
 	while (ret == 0 && (r = archive_read_next_header(in, &en)) == ARCHIVE_OK) {
 		const char *rel = wanted(archive_entry_pathname(en), release, rn);
 		char *path, *pdir;
-		struct ni_atomic at = { .fd = -1 };
+		int fd = -1;
 		la_ssize_t n;
 
 		if (rel == NULL || archive_entry_filetype(en) != AE_IFREG)
@@ -78,19 +82,18 @@ static int extract(struct archive *in, const char *deb, const char *dir,
 			ret = ni_err_set(e, NI_ENOMEM, "out of memory");
 		if (ret == 0)
 			ret = ni_mkdir_p(pdir, 0755, e);
-		if (ret == 0)
-			ret = ni_atomic_open(&at, path, 0644, e);
+		/* A scratch folder: no fsync, it is read once and removed. */
+		if (ret == 0 && (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+			ret = ni_err_errno(e, errno, "%s", path);
 		while (ret == 0 && (n = archive_read_data(in, buf, sizeof(buf))) != 0) {
 			if (n < 0)
 				ret = ni_err_set(e, NI_EARCHIVE, "%s: %s: %s", deb,
 						 archive_entry_pathname(en), archive_error_string(in));
-			else
-				ret = ni_atomic_write(&at, buf, (size_t)n, e);
+			else if (ni_write_all(fd, buf, (size_t)n) != 0)
+				ret = ni_err_errno(e, errno, "%s", path);
 		}
-		if (ret == 0)
-			ret = ni_atomic_commit(&at, e);
-		else if (at.fd >= 0)
-			ni_atomic_abort(&at);
+		if (fd >= 0 && close(fd) != 0 && ret == 0)
+			ret = ni_err_errno(e, errno, "%s", path);
 		free(pdir);
 		free(path);
 	}

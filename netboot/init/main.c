@@ -32,6 +32,8 @@ struct args {
 	char *repo, *channel, *version;
 };
 
+static int reboot_delay = REBOOT_DELAY_S;
+
 /* netimg.repo=, netimg.channel=, netimg.version= from /proc/cmdline. */
 static int read_cmdline(struct args *a)
 {
@@ -52,6 +54,8 @@ static int read_cmdline(struct args *a)
 			a->channel = strdup(tok + 15);
 		else if (strncmp(tok, "netimg.version=", 15) == 0)
 			a->version = strdup(tok + 15);
+		else if (strncmp(tok, "netimg.reboot_delay=", 20) == 0)
+			reboot_delay = atoi(tok + 20) >= 0 ? atoi(tok + 20) : REBOOT_DELAY_S;
 	}
 	if (a->repo == NULL || a->channel == NULL || a->version == NULL) {
 		say("the kernel command line lacks netimg.repo=, netimg.channel= or netimg.version= (boot through the repository's iPXE scripts)");
@@ -95,9 +99,9 @@ static void *progress_main(void *arg)
 		if (t++ % 10 == 0) {
 			uint64_t now = run_used() - p->base;
 
-			printf("\rnetimg: fetching %s: %llu of %llu MiB", p->what,
-			       (unsigned long long)(now > p->size ? p->size : now) >> 20,
-			       (unsigned long long)p->size >> 20);
+			printf("\rnetimg: fetching %s: %.1f of %.1f MiB", p->what,
+			       (double)(now > p->size ? p->size : now) / 1048576.0,
+			       (double)p->size / 1048576.0);
 			fflush(stdout);
 		}
 		usleep(50000);
@@ -239,7 +243,7 @@ static size_t candidates(const struct cache_pointer *p, const char *failed,
 static void fail(const char *what)
 {
 	say("%s", what);
-	sys_reboot(REBOOT_DELAY_S);
+	sys_reboot(reboot_delay);
 }
 
 int main(void)
@@ -269,8 +273,8 @@ int main(void)
 		fail(e.msg);
 	po.min_serial = floor_of(a.channel);
 	if (cache_pointer_get(src, key, a.channel, &po, &p, &e) != 0) {
-		say("cannot boot: the pointer of channel %s does not verify: %s", a.channel, e.msg);
-		sys_reboot(REBOOT_DELAY_S);
+		say("cannot boot: channel %s's pointer: %s", a.channel, e.msg);
+		sys_reboot(reboot_delay);
 	}
 	/* Exactly the version iPXE was told: the pointer names it now, or
 	 * in its history (this boot raced a repoint). */
@@ -291,7 +295,7 @@ int main(void)
 	if (want.target[0] == '\0') {
 		say("channel %s (serial %llu) points at %s and never pointed at %s: not booting it",
 		    a.channel, (unsigned long long)p.serial, p.target, a.version);
-		sys_reboot(REBOOT_DELAY_S);
+		sys_reboot(reboot_delay);
 	}
 	say("channel %s (serial %llu) -> %s%s", a.channel, (unsigned long long)p.serial,
 	    want.target, strcmp(p.target, a.version) ? " (from its history: the channel was repointed meanwhile)" : "");

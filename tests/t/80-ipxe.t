@@ -3,7 +3,7 @@
 # per-channel scripts with relative URLs), point/rollback rewriting the
 # channel's script, and netimg pxe-config.
 . "$(dirname "$0")/../lib.sh"
-plan 41
+plan 43
 R=$T/repo
 P=$R/public
 BB=$CACHE/busybox-base.tar
@@ -72,6 +72,9 @@ ok "host remove removes the host's script" test ! -e "$H1"
 "$NETIMG" ipxe --repo "$R" --default stable >/dev/null
 like "$(tr '\n' ' ' <"$B")" 'booting the default channel stable chain --replace --autofree ipxe/channels/stable\.ipxe' "--default: unknown machines boot the default channel"
 like "$(cat "$R/private/netboot.json")" 'http://b.example/r' "a later netimg ipxe keeps the saved URLs"
+
+fails "netimg initrd: a version without boot files is refused" "bb@1 has no boot files" "$NETIMG" initrd --repo "$R" bb@1
+fails "netimg initrd: an unpublished version is refused" "bb@7: not published" "$NETIMG" initrd --repo "$R" bb@7
 
 # ---- pxe-config
 out=$("$NETIMG" pxe-config --url http://10.0.0.5:8080/repo --subnet 10.0.0.0)
