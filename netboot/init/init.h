@@ -26,7 +26,8 @@ int sys_mounts(void);
 void sys_modules(void);
 /* Reboots after delay_s seconds (never returns). */
 void sys_reboot(int delay_s) __attribute__((noreturn));
-/* Bytes of RAM the page cache and tmpfs can still take. */
+/* Bytes the image may take in RAM: the less of MemAvailable and the
+ * free space of /run's tmpfs. */
 uint64_t sys_mem_available(void);
 /* uname -r */
 const char *sys_release(void);

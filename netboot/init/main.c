@@ -26,13 +26,14 @@
 
 #define IMAGE "/run/netimg/image.sqfs"
 #define REBOOT_DELAY_S 10
-#define RAM_MARGIN (48u << 20)   /* what the system needs beside the image */
+#define RAM_RESERVE_MIB 48   /* what the system needs beside the image */
 
 struct args {
 	char *repo, *channel, *version;
 };
 
 static int reboot_delay = REBOOT_DELAY_S;
+static uint64_t ram_reserve = (uint64_t)RAM_RESERVE_MIB << 20;
 
 /* netimg.repo=, netimg.channel=, netimg.version= from /proc/cmdline. */
 static int read_cmdline(struct args *a)
@@ -54,6 +55,8 @@ static int read_cmdline(struct args *a)
 			a->channel = strdup(tok + 15);
 		else if (strncmp(tok, "netimg.version=", 15) == 0)
 			a->version = strdup(tok + 15);
+		else if (strncmp(tok, "netimg.ram_reserve=", 19) == 0)
+			ram_reserve = strtoull(tok + 19, NULL, 10) << 20;
 		else if (strncmp(tok, "netimg.reboot_delay=", 20) == 0)
 			reboot_delay = atoi(tok + 20) >= 0 ? atoi(tok + 20) : REBOOT_DELAY_S;
 	}
@@ -171,10 +174,11 @@ static int try_boot(struct cache_source *src, EVP_PKEY *key, const struct cand *
 		return ni_err_set(e, NI_ESTATE, "%s was built for kernel %s, not the running %s",
 				  c->target, release[0] ? release : "(none)", sys_release());
 	avail = sys_mem_available();
-	if (size + RAM_MARGIN > avail)
-		return ni_err_set(e, NI_ENOSPC, "%s: not enough RAM: the image needs %llu MiB, %llu MiB are free",
-				  c->target, (unsigned long long)(size + RAM_MARGIN) >> 20,
-				  (unsigned long long)avail >> 20);
+	if (size + ram_reserve > avail)
+		return ni_err_set(e, NI_ENOSPC,
+				  "%s: not enough RAM: the image needs %llu MiB and the system %llu MiB, %llu MiB are free",
+				  c->target, (unsigned long long)(size + (1u << 20) - 1) >> 20,
+				  (unsigned long long)ram_reserve >> 20, (unsigned long long)avail >> 20);
 	if ((ret = img_split_version(c->target, &name, &version, e)) != 0)
 		return ret;
 	rq.name = name;

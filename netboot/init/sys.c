@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -42,7 +43,8 @@ int sys_mounts(void)
 	return mnt("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) |
 	       mnt("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) |
 	       mnt("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") |
-	       mnt("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+	       /* the image lives here, in RAM: most of it may be needed */
+	       mnt("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=90%");
 }
 
 /* Loads each module named in INIT_ETC/modules (file names under
@@ -85,6 +87,8 @@ void sys_reboot(int delay_s)
 
 uint64_t sys_mem_available(void)
 {
+	struct statvfs sv;
+	uint64_t run = UINT64_MAX;
 	FILE *f = fopen("/proc/meminfo", "r");
 	char line[256];
 	unsigned long long kb = 0;
@@ -94,7 +98,9 @@ uint64_t sys_mem_available(void)
 			break;
 	if (f != NULL)
 		fclose(f);
-	return (uint64_t)kb * 1024;
+	if (statvfs("/run", &sv) == 0)
+		run = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return (uint64_t)kb * 1024 < run ? (uint64_t)kb * 1024 : run;
 }
 
 const char *sys_release(void)

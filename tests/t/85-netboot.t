@@ -6,13 +6,13 @@
 # The image's /sbin/init prints /etc/netimg-release and booted.json and
 # powers off. Each boot is bounded by `timeout` and read for its markers.
 . "$(dirname "$0")/../lib.sh"
-plan 26
+plan 29
 KDEB=$(ls "$CACHE"/kernel/linux-image-*.deb 2>/dev/null | head -n 1)
 [ -n "$KDEB" ] || { echo "Bail out! no kernel package in $CACHE/kernel (run scripts/prepare-fixtures)"; exit 1; }
 command -v qemu-system-x86_64 >/dev/null || { echo "Bail out! qemu-system-x86 is not installed"; exit 1; }
 R=$T/repo
 P=$R/public
-MA=52:54:00:4e:49:01 MB=52:54:00:4e:49:02 MC=52:54:00:4e:49:03 MD=52:54:00:4e:49:04
+MA=52:54:00:4e:49:01 MB=52:54:00:4e:49:02 MC=52:54:00:4e:49:03 MD=52:54:00:4e:49:04 ME=52:54:00:4e:49:05
 
 # The image: busybox, and an init that reports and powers off.
 mkdir -p "$T/root" && tar -xf "$CACHE/busybox-base.tar" -C "$T/root"
@@ -51,6 +51,7 @@ is "$?" 0 "the initramfs holds the repository's key"
 "$NETIMG" host add --repo "$R" $MB --name b --channel canary >/dev/null
 "$NETIMG" host add --repo "$R" $MC --name c --channel t >/dev/null
 "$NETIMG" host add --repo "$R" $MD --name d --channel never >/dev/null
+"$NETIMG" host add --repo "$R" $ME --name e --channel small >/dev/null
 serve_repo "$R"
 SPID=${BG_PIDS[${#BG_PIDS[@]}-1]}
 PORT=$(printf '%s' "$URL" | sed 's|.*:\([0-9]*\)/$|\1|')
@@ -97,10 +98,13 @@ ok "bb@2 has a pack of its own" test -n "$p2"
 printf '\377' | dd of="$P/packs/$p2.pack" bs=1 seek=0 conv=notrunc status=none
 "$NETIMG" point --repo "$R" never bb@1 >/dev/null
 sed -i 's/netimg.version=bb@1/netimg.version=bb@2/' "$P/ipxe/channels/never.ipxe"
+"$NETIMG" point --repo "$R" small bb@1 >/dev/null   # a machine that has too little RAM for it
+sed -i 's/ netimg.repo=/ netimg.ram_reserve=100000 netimg.repo=/' "$P/ipxe/channels/small.ipxe"
 boot $MA "$T/c4" & b1=$!
 boot $MC "$T/c5" & b2=$!
 boot $MD "$T/c6" & b3=$!
-wait $b1 $b2 $b3
+boot $ME "$T/c8" & b4=$!
+wait $b1 $b2 $b3 $b4
 is "$(booted "$T/c4")" 1 "rollback: machine a boots bb@1 again"
 like "$(grep '^BOOTED' "$T/c4")" '"pointer_serial":3' "... through the rollback's pointer (serial 3)"
 like "$(cat "$T/c5")" 'FAILED to boot bb@2: .*hash mismatch' "a tampered chunk: the init refuses bb@2 and says why"
@@ -110,6 +114,10 @@ like "$(grep '^BOOTED' "$T/c5")" '"fallback_from":"bb@2"' "booted.json records t
 like "$(cat "$T/c6")" 'channel never \(serial 1\) points at bb@1 and never pointed at bb@2: not booting it' \
 	"a version the channel never named is not booted"
 is "$(booted "$T/c6")" "" "... nothing boots"
+like "$(cat "$T/c8")" 'FAILED to boot bb@1: bb@1: not enough RAM: the image needs 1 MiB and the system 100000 MiB, [0-9]+ MiB are free' \
+	"not enough RAM: one clear line"
+like "$(cat "$T/c8")" 'no verified version of the channel could be booted' "... nothing else to boot: says so"
+is "$(booted "$T/c8")" "" "... and reboots"
 
 # The server stops once the init runs: it says so after bounded retries
 # and reboots (qemu -no-reboot exits), no hang.
