@@ -124,7 +124,7 @@ is "$(booted "$T/c8")" "" "... and reboots"
 start=$(date +%s)
 boot $MA "$T/c7" & b1=$!
 for i in $(seq 1200); do tr -d '\r' <"$T/c7.raw" 2>/dev/null | grep -q 'netimg: netimg .* init' && break; sleep 0.1; done
-kill -KILL "$SPID"   # a crash: no graceful close of kept-alive connections
+{ kill -KILL "$SPID"; wait "$SPID"; } 2>/dev/null   # a crash: no graceful close of kept-alive connections
 wait $b1; rc=$?
 like "$(grep '^netimg: ' "$T/c7" | tr '\n' ' ')" "netimg: cannot boot: channel stable's pointer: .*mirror down" "server gone: one clear line"
 like "$(cat "$T/c7")" 'netimg: rebooting in [0-9]+ s' "... then a reboot"
