@@ -33,7 +33,7 @@ MAC=52:54:00:be:4c:01
 
 # --- netimg: a repository with the image and its boot files
 cp "$IMG" "$W/img.sqfs"
-printf '{"name": "bench", "version": "1", "boot": {"kernel": "%s", "cmdline": "console=ttyS0 quiet"}}\n' \
+printf '{"name": "bench", "version": "1", "boot": {"kernel": "%s", "cmdline": "console=ttyS0 quiet no_timer_check panic=1"}}\n' \
 	"$KDEB" >"$W/img.json"
 R=$W/repo
 "$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
@@ -78,7 +78,7 @@ chmod 755 "$W/ir/init"
 serve "$P" "$W/plain.log"; PPORT=$PORT
 cat >"$P/public/boot.ipxe" <<EOF2
 #!ipxe
-kernel boot/vmlinuz initrd=initramfs console=ttyS0 quiet plain.url=http://10.0.2.2:$PPORT/image.sqfs
+kernel boot/vmlinuz initrd=initramfs console=ttyS0 quiet no_timer_check panic=1 plain.url=http://10.0.2.2:$PPORT/image.sqfs
 initrd --name initramfs boot/initramfs
 boot
 EOF2

@@ -27,7 +27,7 @@ chmod 755 "$T/root/usr/sbin/init"
 "$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
 for v in 1 2; do
 	echo "version $v" >"$T/root/etc/motd"
-	printf '[image]\nname = bb\nversion = %s\nepoch = 1767225600\n[base]\nsource = %s\n[boot]\nkernel = %s\ncmdline = console=ttyS0 quiet netimg.reboot_delay=1\n' \
+	printf '[image]\nname = bb\nversion = %s\nepoch = 1767225600\n[base]\nsource = %s\n[boot]\nkernel = %s\ncmdline = console=ttyS0 quiet no_timer_check panic=1 netimg.reboot_delay=1\n' \
 		"$v" "$T/root" "$KDEB" >"$T/bb$v.ini"
 	"$NETIMG" build -q "$T/bb$v.ini" -o "$T/bb$v.sqfs"
 	"$NETIMG" publish --repo "$R" "$T/bb$v.sqfs" >"$T/pub$v.out" 2>&1
@@ -60,7 +60,7 @@ PORT=$(printf '%s' "$URL" | sed 's|.*:\([0-9]*\)/$|\1|')
 # boot MAC LOG: one machine, bounded; the console goes to LOG.
 boot() {
 	local rc
-	timeout 150 qemu-system-x86_64 -machine accel=tcg -m 512M -nographic -no-reboot \
+	timeout 300 qemu-system-x86_64 -machine accel=tcg -m 512M -nographic -no-reboot \
 		-netdev "user,id=n0,bootfile=http://10.0.2.2:$PORT/boot.ipxe" \
 		-device "virtio-net-pci,netdev=n0,mac=$1,bootindex=1" </dev/null >"$2.raw" 2>&1
 	rc=$?
@@ -123,11 +123,11 @@ is "$(booted "$T/c8")" "" "... and reboots"
 # and reboots (qemu -no-reboot exits), no hang.
 start=$(date +%s)
 boot $MA "$T/c7" & b1=$!
-for i in $(seq 1200); do tr -d '\r' <"$T/c7.raw" 2>/dev/null | grep -q 'netimg: netimg .* init' && break; sleep 0.1; done
+for i in $(seq 2900); do tr -d '\r' <"$T/c7.raw" 2>/dev/null | grep -q 'netimg: netimg .* init' && break; sleep 0.1; done
 { kill -KILL "$SPID"; wait "$SPID"; } 2>/dev/null   # a crash: no graceful close of kept-alive connections
 wait $b1; rc=$?
 like "$(grep '^netimg: ' "$T/c7" | tr '\n' ' ')" "netimg: cannot boot: channel stable's pointer: .*mirror down" "server gone: one clear line"
 like "$(cat "$T/c7")" 'netimg: rebooting in [0-9]+ s' "... then a reboot"
-ok "... well before the time limit (qemu exited by itself)" test "$rc" = 0 -a $(( $(date +%s) - start )) -lt 140
+ok "... no hang: qemu exited by itself, before the time limit" test "$rc" = 0 -a $(( $(date +%s) - start )) -lt 290
 is "$(booted "$T/c7")" "" "... and nothing unverified booted"
 done_testing
