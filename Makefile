@@ -129,5 +129,8 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 
 fuzz: deps-fuzz $(FUZZ_BINS)
 
+# Kept between runs (make would delete them as intermediates).
+.SECONDARY: $(FUZZ_OBJS)
+
 deps-fuzz:
 	@scripts/apt-ensure clang libclang-rt-14-dev
