@@ -193,8 +193,9 @@ const struct cli_cmd cli_commands[] = {
 	  "and a record signed with the repository key,\n"
 	  "DIR/public/attachments/NAME/VERSION/KIND.json, names the version's\n"
 	  "manifest hash and the blob's SHA-256 and size. KIND is 1-32 of a-z 0-9\n"
-	  "- (initrd, hot). Attaching a KIND again replaces the record; the\n"
-	  "manifest never changes. Takes the publishers' lock.\n" },
+	  "- (initrd, hot). Attaching a KIND again replaces the record (the\n"
+	  "manifest never changes; netimg gc removes the old blob). Takes the\n"
+	  "publishers' lock.\n" },
 	{ "attachments", cmd_attachments, "list a version's attachments, verified, or fetch one",
 	  "usage: netimg attachments --repo DIR|URL[,URL...] [--key PUB] [--state DIR]\n"
 	  "                          CHANNEL|NAME@VERSION [KIND -o FILE]\n"
@@ -269,6 +270,19 @@ const struct cli_cmd cli_commands[] = {
 	  "/etc/fuse.conf). --record FILE writes the paths of the files read, in\n"
 	  "the order of their first open, one per line (every S seconds, default\n"
 	  "30, and at unmount). --threads N: at most N requests served at once (default 16).\n" },
+	{ "gc", cmd_gc, "remove versions no channel needs, and their storage",
+	  "usage: netimg gc --repo DIR [--keep N] [--dry-run]\n"
+	  "\n"
+	  "Kept: every version a channel points at, or pointed at within its\n"
+	  "last N history entries (default 3), and every version published\n"
+	  "after the newest pointer write of any channel (not rolled out yet;\n"
+	  "a repository without channels keeps everything). Other versions are\n"
+	  "removed: manifest, location file, chunk index, attachments. Packs\n"
+	  "with no live chunk are removed; a pack less than half live is\n"
+	  "rewritten with its live chunks only; blobs no kept attachment names\n"
+	  "are removed. Every step keeps each kept version fetchable, even if\n"
+	  "gc is interrupted. Takes the publishers' lock. Prints what it\n"
+	  "removed and the bytes freed; --dry-run only says what it would do.\n" },
 	{ "help", cmd_help, "list commands, or show one command's usage",
 	  "usage: netimg help [COMMAND]\n" },
 	{ NULL, NULL, NULL, NULL },

@@ -169,7 +169,7 @@ int img_publish(const struct img_publish_opts *o, struct img_publish_result *r,
 	    (ret = img_load_known(&p)) == 0 &&
 	    (ret = img_write_pack(&p)) == 0 &&
 	    (ret = img_write_version(&p)) == 0)
-		ret = img_write_versions_list(&p);
+		ret = img_write_versions_list(&p.repo, NULL, NULL, e);
 	r->name = strdup(p.name ? p.name : "");
 	r->version = strdup(p.version ? p.version : "");
 	r->image_size = p.lay.size;

@@ -38,6 +38,12 @@ int img_valid_name(const char *s);
 int img_load_known(struct pctx *p);
 int img_write_pack(struct pctx *p);
 int img_write_version(struct pctx *p);
-int img_write_versions_list(struct pctx *p);
+/* Rewrites public/versions/index.json from the manifests in versions/,
+ * leaving out those skip (when not NULL) returns true for (gc writes the
+ * list without the versions it is about to remove, before it removes
+ * them). */
+int img_write_versions_list(const struct img_repo *r,
+			    int (*skip)(void *u, const char *name, const char *version),
+			    void *u, struct ni_err *e);
 
 #endif

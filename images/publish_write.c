@@ -397,7 +397,14 @@ static int cmp_ver(const void *a, const void *b)
 	return c ? c : strverscmp(x->version, y->version);
 }
 
-static int scan_name(struct pctx *p, const char *vdir, const char *name,
+struct scan {
+	const struct img_repo *r;
+	int (*skip)(void *u, const char *name, const char *version);
+	void *u;
+	struct ni_err *e;
+};
+
+static int scan_name(struct scan *sc, const char *vdir, const char *name,
 		     struct ver **v, size_t *n)
 {
 	char *dir = ni_path_join(vdir, name);
@@ -407,15 +414,24 @@ static int scan_name(struct pctx *p, const char *vdir, const char *name,
 
 	while (d != NULL && ret == 0 && (de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
-		char *path, *buf;
+		char *path, *buf, *ver;
 		size_t blen;
 		uint8_t sha[NI_SHA256_LEN];
 		struct ver *nv;
 
 		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 || de->d_name[0] == '.')
 			continue;
+		if ((ver = strndup(de->d_name, len - 5)) == NULL) {
+			ret = NI_ENOMEM;
+			break;
+		}
+		if (sc->skip != NULL && sc->skip(sc->u, name, ver)) {
+			free(ver);
+			continue;
+		}
 		path = ni_path_join(dir, de->d_name);
-		if (path == NULL || ni_read_file(path, 16u << 20, &buf, &blen, p->e) != 0) {
+		if (path == NULL || ni_read_file(path, 16u << 20, &buf, &blen, sc->e) != 0) {
+			free(ver);
 			free(path);
 			ret = NI_EIO;
 			break;
@@ -424,12 +440,13 @@ static int scan_name(struct pctx *p, const char *vdir, const char *name,
 		free(buf);
 		free(path);
 		if ((nv = realloc(*v, (*n + 1) * sizeof(**v))) == NULL) {
+			free(ver);
 			ret = NI_ENOMEM;
 			break;
 		}
 		*v = nv;
 		nv[*n].name = strdup(name);
-		nv[*n].version = strndup(de->d_name, len - 5);
+		nv[*n].version = ver;
 		ni_hex(sha, sizeof(sha), nv[*n].sha);
 		(*n)++;
 	}
@@ -442,9 +459,12 @@ static int scan_name(struct pctx *p, const char *vdir, const char *name,
 /* public/versions/index.json: every published version and its manifest's
  * hash. Derived (rewritten by each publish), unsigned: clients verify each
  * manifest they read. It lets `netimg versions` work over plain HTTP. */
-int img_write_versions_list(struct pctx *p)
+int img_write_versions_list(const struct img_repo *r,
+			    int (*skip)(void *u, const char *name, const char *version),
+			    void *u, struct ni_err *e)
 {
-	char *vdir = img_repo_path(&p->repo, "versions"), *text;
+	struct scan sc = { .r = r, .skip = skip, .u = u, .e = e };
+	char *vdir = img_repo_path(r, "versions"), *text;
 	struct ver *v = NULL;
 	struct dirent *de;
 	json_t *a = json_array();
@@ -454,7 +474,7 @@ int img_write_versions_list(struct pctx *p)
 
 	while (d != NULL && ret == 0 && (de = readdir(d)) != NULL)
 		if (de->d_name[0] != '.' && strcmp(de->d_name, "index.json") != 0)
-			ret = scan_name(p, vdir, de->d_name, &v, &n);
+			ret = scan_name(&sc, vdir, de->d_name, &v, &n);
 	if (d != NULL)
 		closedir(d);
 	if (n > 1)
@@ -471,11 +491,11 @@ int img_write_versions_list(struct pctx *p)
 	text = dump_free(json_pack("{s:i, s:o}", "format", 1, "versions", a),
 			 JSON_INDENT(2));
 	if (ret == 0)
-		ret = text ? img_repo_write(&p->repo, "versions/index.json", text,
-					    strlen(text), p->e)
-			   : ni_err_set(p->e, NI_ENOMEM, "out of memory");
+		ret = text ? img_repo_write(r, "versions/index.json", text,
+					    strlen(text), e)
+			   : ni_err_set(e, NI_ENOMEM, "out of memory");
 	else
-		ret = ni_err_set(p->e, ret, "%s: cannot list the versions", p->repo.dir);
+		ret = ni_err_set(e, ret, "%s: cannot list the versions", r->dir);
 	free(text);
 	return ret;
 }
