@@ -169,7 +169,7 @@ static int cmp_kind(const void *a, const void *b)
 int img_attach_write_list(const struct img_repo *r, const char *name,
 			  const char *version, struct ni_err *e)
 {
-	char rel[300], *dir, *text, *path;
+	char rel[300], *dir, *text;
 	json_t *a = json_array(), **v = NULL, *sorted = json_array(), *list;
 	struct dirent *de;
 	size_t i, n;
@@ -199,15 +199,6 @@ int img_attach_write_list(const struct img_repo *r, const char *name,
 	if (ret != 0) {
 		json_decref(sorted);
 		return ni_err_set(e, ret, "%s: cannot list the attachments", r->dir);
-	}
-	if (n == 0) {
-		json_decref(sorted);
-		if ((path = img_repo_path(r, rel)) == NULL)
-			return ni_err_set(e, NI_ENOMEM, "out of memory");
-		if (unlink(path) != 0 && errno != ENOENT)
-			ret = ni_err_errno(e, errno, "%s", path);
-		free(path);
-		return ret;
 	}
 	list = json_pack("{s:i, s:s, s:s, s:o}", "format", 1, "name", name,
 			 "version", version, "attachments", sorted);

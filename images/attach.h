@@ -7,7 +7,7 @@
  * record with the repository key, checks that it names the manifest it
  * verified, then checks the blob's size and hash (cache/attach.h).
  * public/attachments/NAME/VERSION.json lists a version's kinds (unsigned,
- * derived). Formats in docs/formats.md. */
+ * derived; written empty by publish). Formats in docs/formats.md. */
 #ifndef IMG_ATTACH_H
 #define IMG_ATTACH_H
 
@@ -47,8 +47,9 @@ int img_attach(const struct img_attach_opts *o, struct img_attach_result *r,
 	       struct ni_err *e);
 
 /* Rewrites public/attachments/NAME/VERSION.json from the records in
- * attachments/NAME/VERSION/ (removes it when there is none). The caller
- * holds the lock. */
+ * attachments/NAME/VERSION/ (an empty list when there is none: publish
+ * writes that, so that every version has a list and a client never has to
+ * read a 404 as "none"). The caller holds the lock. */
 int img_attach_write_list(const struct img_repo *r, const char *name,
 			  const char *version, struct ni_err *e);
 

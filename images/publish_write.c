@@ -13,6 +13,7 @@
 
 #include "common/fsutil.h"
 #include "common/grow.h"
+#include "images/attach.h"
 #include "images/keys.h"
 #include "images/publish_internal.h"
 #include "images/sign.h"
@@ -378,6 +379,10 @@ int img_write_version(struct pctx *p)
 		   : ni_err_set(p->e, NI_ENOMEM, "out of memory");
 	free(text);
 	if (ret != 0)
+		return ret;
+	/* the version's (empty) list of attachments: clients read "none"
+	 * from it, never from a 404 that a down mirror could hide */
+	if ((ret = img_attach_write_list(&p->repo, p->name, p->version, p->e)) != 0)
 		return ret;
 	text = dump_free(manifest_json(p, idx_hex), JSON_INDENT(2) | JSON_SORT_KEYS);
 	ret = text ? sign_manifest(p, text) : ni_err_set(p->e, NI_ENOMEM, "out of memory");
