@@ -83,31 +83,49 @@ static int check_record(const struct cache_attach_req *rq, const char *rel,
 	return 0;
 }
 
+struct rec_check {
+	EVP_PKEY *key;
+	const struct cache_attach_req *rq;
+	const char *rel;
+	struct cache_attachment *a;
+};
+
+/* What a record's bytes must pass; a mirror whose record does not is
+ * passed over for the next. */
+static int check_bytes(void *user, const uint8_t *buf, size_t len, struct ni_err *e)
+{
+	struct rec_check *c = user;
+	const void *payload;
+	size_t plen;
+	json_t *p;
+	int ret = img_open_signed(c->key, c->rel, buf, len, &payload, &plen, NULL, e);
+
+	if (ret != 0)
+		return ret;
+	p = json_loadb(payload, plen, 0, NULL);
+	if (!json_is_object(p))
+		ret = ni_err_set(e, NI_EINVAL, "%s: signed, but not an attachment record", c->rel);
+	else
+		ret = check_record(c->rq, c->rel, p, c->a, e);
+	json_decref(p);
+	return ret;
+}
+
 static int get_record(struct cache_source *src, EVP_PKEY *key,
 		      const struct cache_attach_req *rq, struct cache_attachment *a,
 		      struct ni_err *e)
 {
 	char rel[300];
+	struct rec_check c = { .key = key, .rq = rq, .rel = rel, .a = a };
 	uint8_t *buf = NULL;
-	const void *payload;
-	size_t len, plen;
-	json_t *p = NULL;
+	size_t len;
 	int ret;
 
 	snprintf(rel, sizeof(rel), "attachments/%s/%s/%s.json", rq->name, rq->version, rq->kind);
-	ret = cache_source_get(src, rel, RECORD_MAX, &buf, &len, e);
+	ret = cache_source_get_checked(src, rel, RECORD_MAX, check_bytes, &c, &buf, &len, e);
 	if (ret == NI_ENOENT)
 		ret = ni_err_set(e, NI_ENOENT, "%s@%s: no '%s' attachment", rq->name,
 				 rq->version, rq->kind);
-	if (ret == 0)
-		ret = img_open_signed(key, rel, buf, len, &payload, &plen, NULL, e);
-	if (ret == 0)
-		p = json_loadb(payload, plen, 0, NULL);
-	if (ret == 0 && !json_is_object(p))
-		ret = ni_err_set(e, NI_EINVAL, "%s: signed, but not an attachment record", rel);
-	if (ret == 0)
-		ret = check_record(rq, rel, p, a, e);
-	json_decref(p);
 	free(buf);
 	return ret;
 }

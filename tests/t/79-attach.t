@@ -4,7 +4,7 @@
 # verify record, manifest hash, blob size and hash. Each way a record or
 # blob can be wrong is its own error.
 . "$(dirname "$0")/../lib.sh"
-plan 39
+plan 40
 R=$T/repo
 BB=$CACHE/busybox-base.tar
 "$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
@@ -100,6 +100,10 @@ mkdir -p "$T/o" && "$NETIMG" init --repo "$T/o" >/dev/null && "$NETIMG" keygen -
 "$NETIMG" publish --repo "$T/o" "$T/bb1.sqfs" >/dev/null && "$NETIMG" attach --repo "$T/o" bb@1 hot "$T/hot2.txt" >/dev/null
 cp "$T/o/public/attachments/bb/1/hot.json" "$REC"
 fails "a record signed by another key" "hot.json: signed by another key" "$NETIMG" attachments --repo "$R" bb@1 hot -o "$T/x"
+cp "$T/rec.good" "$T/mirror/public/attachments/bb/1/hot.json"
+cp "$T/blob.good" "$T/mirror/public/blobs/$INITRD"; cp "$P/blobs/$HOT" "$T/mirror/public/blobs/"
+"$NETIMG" attachments --repo "$U1,$U2" --key "$R/repo.pub" bb@1 hot -o "$T/fo.hot" >/dev/null 2>&1
+ok "a record that fails its check on one mirror is taken from the next" cmp "$T/fo.hot" "$T/hot2.txt"
 cp "$T/rec.good" "$REC"
 perl -0777 -pi -e 's/"alice"/"mallory"/; s/"size": \d+/"size": 1/' "$REC"
 fails "a tampered record" "hot.json: bad signature" "$NETIMG" attachments --repo "$R" bb@1 hot -o "$T/x"
