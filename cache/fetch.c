@@ -28,7 +28,7 @@ static int check_opts(const struct cache_fetch_opts *o, struct ni_err *e)
 {
 	if (o->connect_timeout_ms < 0 || o->low_speed_bytes < 0 ||
 	    o->low_speed_time_s < 0 || o->backoff_ms < 0 ||
-	    o->deadline_ms < 0)
+	    o->deadline_ms < 0 || o->max_recv_bps < 0)
 		return ni_err_set(e, NI_EINVAL, "fetch options: a timeout "
 				  "or limit is negative");
 	if (o->retries < 0 || o->retries > 100)

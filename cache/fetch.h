@@ -52,6 +52,11 @@ struct cache_fetch_opts {
 	int max_parallel;         /* 8: range requests in flight at once */
 	const char *user_agent;   /* NULL: "netimg/VERSION" (copied) */
 	long deadline_ms;         /* 0: none; else bounds one whole call */
+	long long max_recv_bps;   /* 0: none; else the fetcher's receive cap in
+				     bytes a second, all its transfers
+				     together (the body callback paces the
+				     bytes; libcurl's own limit, set too,
+				     lets short transfers through) */
 };
 
 /* What served a fetch. mirror_url points into the fetcher. */

@@ -31,6 +31,8 @@ struct cache_fetcher {
 	size_t n_idle;
 	uint64_t *down_until;  /* per mirror, monotonic ms */
 	unsigned long *requests; /* per mirror: HTTP attempts sent */
+	double pace_next;      /* max_recv_bps: when the bytes received so
+				* far are due (monotonic seconds) */
 };
 
 /* What one attempt saw, for fx_classify. */
@@ -125,6 +127,7 @@ struct fx_job {
 	char content_range[96];
 	char errbuf[CURL_ERROR_SIZE];
 	long status;
+	struct cache_fetcher *pace; /* max_recv_bps set: the fetcher */
 };
 
 /* Called with each job whose attempt brought a complete, checked answer;

@@ -3,12 +3,14 @@
  * or a wrong range as soon as it shows) and what the attempt saw. */
 #include "cache/fetch_internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static int stop(struct fx_job *j, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -182,10 +184,40 @@ static size_t stream_body(struct fx_job *j, const uint8_t *p, size_t n)
 	return n;
 }
 
+/* The receive cap, kept here: libcurl's own (CURLOPT_MAX_RECV_SPEED_LARGE)
+ * averages over seconds and lets a short transfer through at full speed.
+ * Each body block is due n / bps seconds after the previous ones (an idle
+ * fetcher earns at most PACE_BURST of credit); the callback sleeps until
+ * then, and TCP holds the sender back meanwhile. Capped fetchers run one
+ * transfer at a time (vimg_fetch_cap), so the sleep delays no other. */
+#define PACE_BURST 0.05
+
+static void pace(struct cache_fetcher *f, size_t n)
+{
+	struct timespec ts;
+	double now, wait;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	if (f->pace_next < now - PACE_BURST)
+		f->pace_next = now - PACE_BURST;
+	f->pace_next += (double)n / (double)f->o.max_recv_bps;
+	wait = f->pace_next - now;
+	if (wait <= 0)
+		return;
+	ts.tv_sec = (time_t)wait;
+	ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 static size_t on_body(char *p, size_t size, size_t nmemb, void *user)
 {
 	struct fx_job *j = user;
 	size_t n = size * nmemb;
+
+	if (j->pace != NULL)
+		pace(j->pace, n);
 
 	if (!j->body_seen) {
 		j->body_seen = 1;
@@ -260,8 +292,21 @@ static int set_common(struct cache_fetcher *f, CURL *h)
 	c |= curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
 	c |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	c |= curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	c |= curl_easy_setopt(h, CURLOPT_BUFFERSIZE, FX_RECV_BUFFER);
 	c |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (o->max_recv_bps > 0) {
+		curl_off_t each = (curl_off_t)(o->max_recv_bps / o->max_parallel);
+		long buf = (long)(each / 8);
+
+		/* libcurl waits between reads: small reads keep a short
+		 * transfer from arriving in one buffer, over the cap */
+		c |= curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE,
+				      each > 0 ? each : (curl_off_t)1);
+		c |= curl_easy_setopt(h, CURLOPT_BUFFERSIZE,
+				      buf < 1024 ? 1024L : buf > FX_RECV_BUFFER ?
+				      FX_RECV_BUFFER : buf);
+	} else {
+		c |= curl_easy_setopt(h, CURLOPT_BUFFERSIZE, FX_RECV_BUFFER);
+	}
 	c |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	c |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	return c;
@@ -311,6 +356,7 @@ int fx_xfer_start(struct cache_fetcher *f, struct fx_job *j,
 		fx_xfer_release(f, j);
 		return ni_err_set(e, NI_ENOMEM, "%s: out of memory", j->path);
 	}
+	j->pace = f->o.max_recv_bps > 0 ? f : NULL;
 	c = set_common(f, j->easy);
 	c |= set_request(j, remaining_ms);
 	if (c != 0) {

@@ -96,6 +96,7 @@ int cache_vimage_load_version(struct cache_store *st,
 	/* not cached, or the cached copy is not the one wanted (or is bad):
 	 * from the repository, checked the same way */
 	cache_fetch_opts_init(&fo);
+	vimg_fetch_cap(&fo, o);
 	if ((ret = vsrc_open(&src, o->repo, &fo, e)) != 0)
 		return ret;
 	memset(&raw, 0, sizeof(raw));

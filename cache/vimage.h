@@ -44,6 +44,10 @@ struct cache_vimage_opts {
 	size_t readahead;         /* 1 MiB: a miss fetches this much of the
 				     missing chunks that follow it too */
 	int fetchers;             /* 4: fetches for reads at once */
+	long long max_recv_bps;   /* 0: none; else the cap, in bytes a second,
+				     on sync's and prefetch's fetching (the
+				     agent's --bandwidth): one request at a
+				     time then */
 };
 
 void cache_vimage_opts_init(struct cache_vimage_opts *o);

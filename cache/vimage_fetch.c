@@ -180,6 +180,7 @@ int vimg_bulk_source(struct cache_vimage *v, struct ni_err *e)
 		return ni_err_set(e, NI_EIO, "%s: not fully cached, and no repository was given",
 				  v->spec);
 	cache_fetch_opts_init(&fo);
+	vimg_fetch_cap(&fo, &v->o);
 	if ((ret = vsrc_open(&v->bulk, v->repo, &fo, e)) != 0)
 		return ret;
 	v->bulk_open = 1;

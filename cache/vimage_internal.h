@@ -19,6 +19,8 @@ struct vsrc {
 int vsrc_open(struct vsrc *s, const char *spec, const struct cache_fetch_opts *o,
 	      struct ni_err *e);
 void vsrc_close(struct vsrc *s);
+/* The caller's bandwidth cap (o->max_recv_bps) onto fetch options. */
+void vimg_fetch_cap(struct cache_fetch_opts *fo, const struct cache_vimage_opts *o);
 int vsrc_get(struct vsrc *s, const char *rel, size_t max, uint8_t **out,
 	     size_t *len, struct ni_err *e);
 int vsrc_ranges(struct vsrc *s, const char *rel, const struct cache_range *r,

@@ -32,6 +32,14 @@ int vsrc_open(struct vsrc *s, const char *spec, const struct cache_fetch_opts *o
 	return ret;
 }
 
+void vimg_fetch_cap(struct cache_fetch_opts *fo, const struct cache_vimage_opts *o)
+{
+	if (o->max_recv_bps > 0) {
+		fo->max_recv_bps = o->max_recv_bps;
+		fo->max_parallel = 1;
+	}
+}
+
 void vsrc_close(struct vsrc *s)
 {
 	if (s->local != NULL)
