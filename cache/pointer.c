@@ -228,11 +228,9 @@ int cache_pointer_get(struct cache_source *src, EVP_PKEY *key,
 		      const char *channel, const struct cache_pointer_opts *o,
 		      struct cache_pointer *p, struct ni_err *e)
 {
-	char rel[128], when[40];
+	char rel[128];
 	uint8_t *buf = NULL;
-	const void *payload;
-	size_t len, plen;
-	int64_t now = o->now ? o->now : (int64_t)time(NULL);
+	size_t len;
 	int ret;
 
 	memset(p, 0, sizeof(*p));
@@ -248,10 +246,29 @@ int cache_pointer_get(struct cache_source *src, EVP_PKEY *key,
 	if (ret == NI_ENOENT)
 		ret = ni_err_set(e, NI_ENOENT, "%s: no such channel (give a CHANNEL or NAME@VERSION)", rel);
 	if (ret == 0)
-		ret = img_open_signed(key, rel, buf, len, &payload, &plen, NULL, e);
+		ret = cache_pointer_check(key, channel, buf, len, o, p, e);
+	free(buf);
+	return ret;
+}
+
+int cache_pointer_check(EVP_PKEY *key, const char *channel,
+			const uint8_t *buf, size_t len,
+			const struct cache_pointer_opts *o,
+			struct cache_pointer *p, struct ni_err *e)
+{
+	char rel[128], when[40];
+	const void *payload;
+	size_t plen;
+	int64_t now = o->now ? o->now : (int64_t)time(NULL);
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	if (!img_valid_channel(channel))
+		return ni_err_set(e, NI_EUSAGE, "'%s' is not a channel name", channel);
+	snprintf(rel, sizeof(rel), "channels/%s.json", channel);
+	ret = img_open_signed(key, rel, buf, len, &payload, &plen, NULL, e);
 	if (ret == 0 && (p->payload = json_loadb(payload, plen, 0, NULL)) == NULL)
 		ret = ni_err_set(e, NI_EINVAL, "%s: malformed channel pointer", rel);
-	free(buf);
 	if (ret == 0)
 		ret = parse(rel, p->payload, p, e);
 	if (ret == 0 && strcmp(p->channel, channel) != 0)

@@ -42,6 +42,12 @@ struct cache_pointer {
 int cache_pointer_get(struct cache_source *src, EVP_PKEY *key,
 		      const char *channel, const struct cache_pointer_opts *o,
 		      struct cache_pointer *p, struct ni_err *e);
+/* The same checks on a pointer's bytes the caller fetched itself (the
+ * agent's conditional requests); buf is not kept. */
+int cache_pointer_check(EVP_PKEY *key, const char *channel,
+			const uint8_t *buf, size_t len,
+			const struct cache_pointer_opts *o,
+			struct cache_pointer *p, struct ni_err *e);
 void cache_pointer_free(struct cache_pointer *p);
 
 /* True when spec names a channel rather than NAME@VERSION. */
