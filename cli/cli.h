@@ -52,5 +52,6 @@ int cmd_sync(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_initrd(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #endif

@@ -220,6 +220,28 @@ const struct cli_cmd cli_commands[] = {
 	  "progress bar on a terminal and prints the bytes fetched against those\n"
 	  "already cached. --cache-size (K, M, G, T suffixes) sets the cache's\n"
 	  "quota and keeps it for later commands.\n" },
+	{ "agent", cmd_agent, "keep the local cache on a channel's version (a laptop's service)",
+	  "usage: netimg agent [--repo DIR|URL[,URL...]] [--key PUB] [--state DIR]\n"
+	  "                    [--config FILE] [--cache DIR] [--cache-size BYTES]\n"
+	  "                    [--interval DURATION] [--jitter DURATION]\n"
+	  "                    [--bandwidth RATE] [--once] [CHANNEL]\n"
+	  "\n"
+	  "Polls the channel's signed pointer (CHANNEL, default the channel of\n"
+	  "the configuration file's [client] section) every --interval (default\n"
+	  "300s) plus a random delay of up to --jitter (default 60s), with\n"
+	  "conditional requests (a 304 costs no body). The pointer is checked as\n"
+	  "sync checks it (signature, channel, expiry, replay against the state\n"
+	  "folder); an expired or replayed one is refused and the version the\n"
+	  "cache holds is kept. When it names a version the cache does not hold\n"
+	  "for the channel, syncs it in the background at --bandwidth (bytes a\n"
+	  "second: 500K, 10M; default unlimited), pins it and records it as the\n"
+	  "channel's: the next mount or boot takes it, never a running mount.\n"
+	  "Network errors are logged and retried at the next poll. One line per\n"
+	  "event on stderr, each with a UTC timestamp. SIGTERM or SIGINT stop it\n"
+	  "at once (a sync under way resumes at the next start). --once polls\n"
+	  "(and syncs) once and exits: 0 when all went well, 1 otherwise.\n"
+	  "Defaults also come from the [agent] section of the configuration\n"
+	  "file (interval, jitter, bandwidth).\n" },
 	{ "cache", cmd_cache, "show, check, evict and pin the local cache",
 	  "usage: netimg cache status [--cache DIR] [--json]\n"
 	  "       netimg cache verify [--cache DIR] [--key PUB] [--json]\n"
