@@ -7,7 +7,7 @@
 # stops it at once, mid-sync too; kill -9 mid-sync stops the sync and a
 # restart completes it; the bandwidth cap is honoured.
 . "$(dirname "$0")/../lib.sh"
-plan 45
+plan 47
 BB=$CACHE/busybox-base.tar
 R=$T/repo
 K=$R/repo.pub
@@ -176,3 +176,9 @@ ok "... and the cache verifies" "$NETIMG" cache verify --cache "$C" --key "$K"
 rate=$(perl -ne 'print int($1 / $2) if /sync bb\@3: done: fetched .* \((\d+) bytes\) in ([0-9.]+)s/' "$T/once4.log")
 like "$(cat "$T/once4.log")" "sync bb@3: done: fetched .* \(([0-9]{6,}) bytes\)" "... having fetched bb@3's data"
 ok "the bandwidth cap is honoured (${rate:-?} bytes/s against 204800)" test "${rate:-999999999}" -le $(( 204800 * 13 / 10 ))
+
+# ---- the example configuration, --help ----
+"$NETIMG" agent --config "$TOP/docs/client.conf.example" --repo "$URL" --key "$K" --state "$S" --cache "$C" --once 2>"$T/once5.log"
+like "$(cat "$T/once5.log")" "poll stable: bb@3 \(serial 4\): up to date" \
+	"docs/client.conf.example drives the agent (the channel from [client], [agent] parsed)"
+like "$("$NETIMG" agent --help)" "\[--interval DURATION\] \[--jitter DURATION\]" "agent --help shows its usage"
