@@ -234,7 +234,7 @@ static int contents(struct cpio *c, const struct nb_initramfs_opts *o)
 int nb_initramfs_build(const struct nb_initramfs_opts *o, struct ni_err *e)
 {
 	struct ni_atomic at = { .fd = -1 };
-	struct cpio c = { .out = o->out, .e = e, .done = json_object() };
+	struct cpio c = { .out = o->out, .e = e };
 	int ret;
 
 	if (access(o->init, X_OK) != 0)
@@ -243,6 +243,7 @@ int nb_initramfs_build(const struct nb_initramfs_opts *o, struct ni_err *e)
 		return ni_err_errno(e, errno, "%s: busybox (package busybox-static)", o->busybox);
 	if ((ret = ni_atomic_open(&at, o->out, 0644, e)) != 0)
 		return ret;
+	c.done = json_object();
 	c.a = archive_write_new();
 	if (c.a == NULL || c.done == NULL)
 		ret = ni_err_set(e, NI_ENOMEM, "out of memory");

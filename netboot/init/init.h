@@ -37,9 +37,10 @@ int net_up(void);
 
 /* root.c: mounts image (a squashfs file under /run) read-only with a tmpfs
  * overlay at /newroot, writes booted.json, moves /run, switch_roots and
- * runs /sbin/init (returns only on failure, after saying why). */
+ * runs the image's init (returns only on failure, after saying why). */
 struct booted {
 	const char *channel, *target, *manifest_sha256, *fallback_from, *why;
+	const char *init;      /* the image's init: init= of the command line, or /sbin/init */
 	uint64_t serial;
 };
 int root_switch(const char *image, const struct booted *b);

@@ -29,7 +29,7 @@
 #define RAM_RESERVE_MIB 48   /* what the system needs beside the image */
 
 struct args {
-	char *repo, *channel, *version;
+	char *repo, *channel, *version, *init;
 };
 
 static int reboot_delay = REBOOT_DELAY_S;
@@ -55,6 +55,8 @@ static int read_cmdline(struct args *a)
 			a->channel = strdup(tok + 15);
 		else if (strncmp(tok, "netimg.version=", 15) == 0)
 			a->version = strdup(tok + 15);
+		else if (strncmp(tok, "init=", 5) == 0 && tok[5] == '/')
+			a->init = strdup(tok + 5);
 		else if (strncmp(tok, "netimg.ram_reserve=", 19) == 0)
 			ram_reserve = strtoull(tok + 19, NULL, 10) << 20;
 		else if (strncmp(tok, "netimg.reboot_delay=", 20) == 0)
@@ -305,6 +307,7 @@ int main(void)
 	    want.target, strcmp(p.target, a.version) ? " (from its history: the channel was repointed meanwhile)" : "");
 	b.channel = a.channel;
 	b.serial = p.serial;
+	b.init = a.init ? a.init : "/sbin/init";
 	try_boot(src, key, &want, &b, 0, &e);
 	say("FAILED to boot %s: %s", want.target, e.msg);
 	b.fallback_from = want.target;

@@ -100,8 +100,9 @@ int root_switch(const char *image, const struct booted *b)
 		say("cannot mount the overlay: %s (is the overlay module in the initramfs?)", strerror(errno));
 		return -1;
 	}
-	if (access(NEWROOT "/sbin/init", X_OK) != 0) {
-		say("%s has no /sbin/init", b->target);
+	snprintf(opts, sizeof(opts), NEWROOT "%s", b->init);
+	if (access(opts, X_OK) != 0) {
+		say("%s has no %s", b->target, b->init);
 		return -1;
 	}
 	if (write_booted(b) != 0)
@@ -124,8 +125,8 @@ int root_switch(const char *image, const struct booted *b)
 		say("switch_root failed: %s", strerror(errno));
 		return -1;
 	}
-	say("starting %s's /sbin/init", b->target);
-	execl("/sbin/init", "/sbin/init", (char *)NULL);
-	say("cannot run /sbin/init: %s", strerror(errno));
+	say("starting %s's %s", b->target, b->init);
+	execl(b->init, b->init, (char *)NULL);
+	say("cannot run %s: %s", b->init, strerror(errno));
 	return -1;
 }
