@@ -106,7 +106,7 @@ run() {
 	kill "$q" 2>/dev/null; wait "$q" 2>/dev/null || true
 	grep -q "$2" "$con" || { say "no '$2' on the console:"; tail -5 "$con" >&2; exit 1; }
 	grep -a 'netimg: fetched' "$con" | tr -d '\r' | sed 's/^/boot.sh:   /' >&2 || true
-	echo "$t1 - $t0" | bc
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
 }
 bytes() { awk '{ s += $10 } END { print s + 0 }' "$1"; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -132,4 +132,4 @@ echo "|---|---:|---:|---|"
 echo "| netimg | $tn | $(cat "$W/netimg.bytes") | pointer, manifest, index, every chunk |"
 echo "| plain (wget + loop mount) | $tp | $(cat "$W/plain.bytes") | nothing |"
 echo
-echo "netimg / plain: $(echo "scale=2; $tn / $tp" | bc)x (target: at most 1.1x)"
+echo "netimg / plain: $(awk -v a="$tn" -v b="$tp" 'BEGIN { printf "%.2f", a / b }')x (target: at most 1.1x)"
