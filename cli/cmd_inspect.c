@@ -1,6 +1,7 @@
-/* cmd_inspect.c: `netimg inspect IMAGE [--chunks]`: the image's layout as
- * the repository chunks it: counts and bytes per kind, or every chunk
- * with its SHA-256 (for comparing two versions). */
+/* cmd_inspect.c: `netimg inspect IMAGE [--chunks|--files]`: the image's
+ * layout as the repository chunks it: counts and bytes per kind, or every
+ * chunk with its SHA-256 (for comparing two versions), or where each
+ * regular file keeps its bytes. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "common/hash.h"
+#include "images/files.h"
 #include "images/layout.h"
 
 static int list_chunks(const char *path, const struct img_layout *l)
@@ -70,25 +72,58 @@ static void summary(const struct img_layout *l)
 	printf("%-12s %8zu %14llu\n", "total", l->n, (unsigned long long)l->size);
 }
 
+/* One line per regular file: SIZE DATA TAIL SHARE FRAGMENT INODE PATH. */
+static int list_files(const char *path)
+{
+	struct img_files fs;
+	struct ni_err e = { 0 };
+	size_t i;
+
+	if (img_files_read(path, &fs, &e) != 0)
+		return cli_fail(&e);
+	for (i = 0; i < fs.n; i++) {
+		const struct img_file *f = &fs.f[i];
+		char frag[32] = "-";
+
+		if (f->frag != IMG_NO_FRAG)
+			snprintf(frag, sizeof(frag), "%llu",
+				 (unsigned long long)f->frag_start);
+		printf("%llu %llu %u %llu %s %u %s\n", (unsigned long long)f->size,
+		       (unsigned long long)f->data, f->tail,
+		       (unsigned long long)img_file_frag_share(f), frag, f->inode,
+		       f->path);
+	}
+	img_files_free(&fs);
+	return 0;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "chunks", no_argument, NULL, 'c' },
+		{ "files", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct img_layout l;
 	struct ni_err e = { 0 };
-	int c, chunks = 0, ret;
+	int c, chunks = 0, files = 0, ret;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c != 'c')
+		if (c == 'c')
+			chunks = 1;
+		else if (c == 'f')
+			files = 1;
+		else
 			return cli_usage_error("inspect", "bad option");
-		chunks = 1;
 	}
 	if (optind != argc - 1)
 		return cli_usage_error("inspect", "expected one IMAGE");
+	if (chunks && files)
+		return cli_usage_error("inspect", "--chunks and --files exclude each other");
+	if (files)
+		return list_files(argv[optind]);
 	if (img_layout_read(argv[optind], &l, &e) != 0)
 		return cli_fail(&e);
 	if (chunks)

@@ -22,12 +22,20 @@ const struct cli_cmd cli_commands[] = {
 	  "\n"
 	  "Severities: critical, important, moderate, low.\n" },
 	{ "inspect", cmd_inspect, "show how an image is cut into repository chunks",
-	  "usage: netimg inspect IMAGE.sqfs [--chunks]\n"
+	  "usage: netimg inspect IMAGE.sqfs [--chunks | --files]\n"
 	  "\n"
 	  "Reads the image's squashfs layout back (each file's data blocks, the\n"
 	  "fragment blocks, the metadata tables) and shows the chunks the\n"
 	  "repository stores it as: counts and bytes per kind, or with --chunks\n"
-	  "one line per chunk: OFFSET LENGTH KIND SHA256.\n" },
+	  "one line per chunk: OFFSET LENGTH KIND SHA256.\n"
+	  "\n"
+	  "--files prints one line per regular file, in path order:\n"
+	  "SIZE DATA TAIL SHARE FRAGMENT INODE PATH: its size, the on-disk\n"
+	  "bytes of its data blocks, the bytes of its tail in a fragment block,\n"
+	  "the tail's share of that block's on-disk bytes (by the uncompressed\n"
+	  "bytes the block's tails use), the block's offset in the image (the\n"
+	  "OFFSET of its chunk, or - for no tail), and its inode number (hard\n"
+	  "links share it).\n" },
 	{ "serve", cmd_serve, "serve a repository's public/ folder over HTTP",
 	  "usage: netimg serve --repo DIR [--listen HOST:PORT]\n"
 	  "\n"
