@@ -622,9 +622,51 @@ static int take_over(struct bld_dpkg_job *j, struct bld_dentry *info)
 	return ret;
 }
 
+/* Where the base had the package's info files, by extension ("list"). */
+struct places {
+	struct place {
+		char *ext;
+		uint64_t pos;
+	} *v;
+	size_t n, cap;
+};
+
+static int remember_place(struct places *p, const struct bld_dentry *d,
+			  const char *prefix)
+{
+	if (d->base_pos == UINT64_MAX)
+		return 0;
+	if (ni_grow(&p->v, &p->cap, p->n, sizeof(*p->v), 8) != 0 ||
+	    (p->v[p->n].ext = strdup(d->name + strlen(prefix) + 1)) == NULL)
+		return NI_ENOMEM;
+	p->v[p->n++].pos = d->base_pos;
+	return 0;
+}
+
+/* The rewritten info files take the places the old ones had in the base
+ * (passes.c writes files in the base's order), so that an unchanged one
+ * (the .list, .triggers of most updates) changes no fragment group. */
+static void restore_places(struct bld_dpkg_job *j, struct places *p)
+{
+	char path[512];
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		struct bld_dentry *d;
+
+		snprintf(path, sizeof(path), INFODIR "/%s.%s", j->prefix, p->v[i].ext);
+		d = bld_tree_resolve(j->t, path, 0);
+		if (d != NULL && !bld_is_dir(d) && d->base_pos == UINT64_MAX)
+			d->base_pos = p->v[i].pos;
+		free(p->v[i].ext);
+	}
+	free(p->v);
+}
+
 static int write_info(struct bld_dpkg_job *j)
 {
 	struct bld_dentry *info = bld_tree_resolve(j->t, INFODIR, 1);
+	struct places places = { 0 };
 	char *list = NULL;
 	size_t len = 0, i;
 	FILE *m;
@@ -632,12 +674,21 @@ static int write_info(struct bld_dpkg_job *j)
 
 	if (info == NULL || !bld_is_dir(info))
 		return fail(j, NI_EINVAL, "the image has no " INFODIR " folder");
-	for (i = info->n_kids; i-- > 0;)
-		if (is_info_of(info->kids[i]->name, j->prefix) ||
-		    (j->old_prefix && is_info_of(info->kids[i]->name, j->old_prefix)))
-			bld_dentry_remove(j->t, info->kids[i]);
-	if ((m = open_memstream(&list, &len)) == NULL)
+	for (i = info->n_kids; ret == 0 && i-- > 0;) {
+		struct bld_dentry *k = info->kids[i];
+		const char *prefix = is_info_of(k->name, j->prefix) ? j->prefix
+			: j->old_prefix && is_info_of(k->name, j->old_prefix)
+			? j->old_prefix : NULL;
+
+		if (prefix == NULL)
+			continue;
+		ret = remember_place(&places, k, prefix);
+		bld_dentry_remove(j->t, k);
+	}
+	if (ret != 0 || (m = open_memstream(&list, &len)) == NULL) {
+		restore_places(j, &places);
 		return NI_ENOMEM;
+	}
 	for (i = 0; i < j->n_paths; i++)
 		fprintf(m, "%s\n", j->paths[i]);
 	for (i = 0; i < j->n_obsolete; i++)
@@ -656,6 +707,7 @@ static int write_info(struct bld_dpkg_job *j)
 			continue;
 		ret = put_info(j, info, c->name, c->data, c->len, c->mode);
 	}
+	restore_places(j, &places);
 	return ret;
 }
 

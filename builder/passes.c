@@ -74,7 +74,7 @@ static int apply_layer(struct bld_ctx *c, size_t i)
 static int add_release(struct bld_ctx *c)
 {
 	struct bld_recipe *r = &c->recipe;
-	struct bld_dentry *etc;
+	struct bld_dentry *etc, *rel;
 	struct bld_inode *ino;
 	char *text = NULL, *ids = strdup(""), *n;
 	size_t i;
@@ -103,8 +103,13 @@ static int add_release(struct bld_ctx *c)
 	}
 	ino->mtime = r->epoch < 0 ? 0 : r->epoch;
 	bld_inode_set_mem(ino, (unsigned char *)text, strlen(text));
-	return bld_dir_put(&c->tree, etc, "netimg-release", ino, -1) ? 0
-		: ni_err_set(c->e, NI_ENOMEM, "out of memory");
+	if ((rel = bld_dir_put(&c->tree, etc, "netimg-release", ino, -1)) == NULL)
+		return ni_err_set(c->e, NI_ENOMEM, "out of memory");
+	/* Written last even when the base has one (an image as the base):
+	 * it changes with every version, and an image rebuilt from itself
+	 * comes out the same. */
+	rel->base_pos = UINT64_MAX;
+	return 0;
 }
 
 /* [boot] kernel = image needs the kernel inside the image. */
@@ -181,12 +186,13 @@ static int collect_cb(struct bld_dentry *d, void *user)
 		return NI_ENOMEM;
 	k->items[k->n].ino = d->ino;
 	k->items[k->n].group = path_hash(d);
-	/* A base file streams from the base, in its order; a patch's file
-	 * takes the place the base had at its path, if it had one. Files the
-	 * builder made (dpkg's database, /etc/netimg-release) go last: so an
-	 * image rebuilt from itself comes out the same. */
+	/* A base file streams from the base, in its order; any other file
+	 * (a patch's, or one the builder rewrote: dpkg's status, a patched
+	 * package's info files) takes the place the base had at its path, so
+	 * neither the group it leaves nor the one at the end changes. New
+	 * paths and /etc/netimg-release (see add_release) go last. */
 	k->items[k->n].pos = d->ino->src.layer == 0 ? d->ino->src.ordinal
-		: d->ino->src.layer > 0 ? d->base_pos : UINT64_MAX;
+		: d->base_pos;
 	k->items[k->n].seq = k->n;
 	k->n++;
 	k->total += d->ino->size;
