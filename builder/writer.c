@@ -171,27 +171,50 @@ int bld_writer_open(struct bld_writer **out, const char *path,
 	return 0;
 }
 
+/* Tails of compressed formats this long or longer get a block of their
+ * own. Measured on the minbase example over six one-package updates: the
+ * repository's new bytes fall by a quarter and the image does not grow;
+ * taking shorter tails too saves nothing more and adds twice the chunks. */
+#define PACKED_TAIL_MIN 2048
+
+/* The first bytes of formats that are compressed already. */
+static int is_packed(const unsigned char *h, size_t n)
+{
+	static const struct { unsigned char m[6]; size_t len; } magic[] = {
+		{ { 0x1f, 0x8b }, 2 },                          /* gzip */
+		{ { 0xfd, '7', 'z', 'X', 'Z', 0x00 }, 6 },      /* xz */
+		{ { 0x28, 0xb5, 0x2f, 0xfd }, 4 },              /* zstd */
+		{ { 'B', 'Z', 'h' }, 3 },                       /* bzip2 */
+		{ { 0x89, 'P', 'N', 'G' }, 4 },                 /* PNG */
+		{ { 0xff, 0xd8, 0xff }, 3 },                    /* JPEG */
+		{ { 'P', 'K', 0x03, 0x04 }, 4 },                /* zip */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(magic) / sizeof(magic[0]); i++)
+		if (n >= magic[i].len && memcmp(h, magic[i].m, magic[i].len) == 0)
+			return 1;
+	return 0;
+}
+
 int bld_writer_begin_file(struct bld_writer *w, struct bld_inode *ino,
 			  uint64_t group)
 {
-	int ret;
-
 	w->cur = ino;
 	w->cur_group = group;
-	w->full = ino->size - ino->size % w->block_size;
 	w->appended = 0;
 	w->tail_used = 0;
-	ret = sqfs_block_processor_begin_file(w->proc, &ino->sq, NULL, 0);
-	return ret ? bld_writer_sqerr(w, ret, "writing file data") : 0;
+	w->head_used = 0;
+	w->started = 0;
+	return 0;
 }
 
-int bld_writer_append(struct bld_writer *w, const void *buf, size_t len)
+/* Appends to the block processor the part of the file that goes into
+ * data blocks, and keeps the tail for a fragment block. */
+static int feed(struct bld_writer *w, const unsigned char *p, size_t len)
 {
-	const unsigned char *p = buf;
 	int ret;
 
-	if (w->appended + len > w->cur->size)
-		return NI_EINVAL; /* the caller names the entry */
 	if (w->appended < w->full) {
 		size_t n = w->full - w->appended < len ? w->full - w->appended : len;
 
@@ -208,12 +231,65 @@ int bld_writer_append(struct bld_writer *w, const void *buf, size_t len)
 	return 0;
 }
 
+/* Once the file's first bytes are known: does its tail go into a
+ * fragment block, or stay in a data block of its own? A tail of a file
+ * in a compressed format does not shrink beside other tails, and packed
+ * with them it would make a whole fragment block change with it; from
+ * PACKED_TAIL_MIN bytes on it gets its own block (docs/formats.md,
+ * "Stable layout"). */
+static int start_file(struct bld_writer *w)
+{
+	struct bld_inode *ino = w->cur;
+	uint64_t tail = ino->size % w->block_size;
+	uint32_t flags = 0;
+	int ret;
+
+	w->full = ino->size - tail;
+	if (tail >= PACKED_TAIL_MIN && is_packed(w->head, w->head_used)) {
+		w->full = ino->size;
+		flags = SQFS_BLK_DONT_FRAGMENT;
+	}
+	w->started = 1;
+	ret = sqfs_block_processor_begin_file(w->proc, &ino->sq, NULL, flags);
+	if (ret != 0)
+		return bld_writer_sqerr(w, ret, "writing file data");
+	ret = feed(w, w->head, w->head_used);
+	w->head_used = 0;
+	return ret;
+}
+
+int bld_writer_append(struct bld_writer *w, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t size = w->cur->size;
+	int ret;
+
+	if (w->appended + w->head_used + len > size)
+		return NI_EINVAL; /* the caller names the entry */
+	if (!w->started) {
+		size_t want = size < sizeof(w->head) ? (size_t)size : sizeof(w->head);
+		size_t n = want - w->head_used < len ? want - w->head_used : len;
+
+		memcpy(w->head + w->head_used, p, n);
+		w->head_used += n;
+		p += n;
+		len -= n;
+		if (w->head_used < want)
+			return 0;
+		if ((ret = start_file(w)) != 0)
+			return ret;
+	}
+	return feed(w, p, len);
+}
+
 int bld_writer_end_file(struct bld_writer *w)
 {
 	struct bld_inode *ino = w->cur;
 	int ret;
 
-	if (w->appended != ino->size)
+	if (!w->started && w->head_used == ino->size && (ret = start_file(w)) != 0)
+		return ret;
+	if (!w->started || w->appended != ino->size)
 		return NI_EARCHIVE; /* the caller names the entry */
 	ret = sqfs_block_processor_end_file(w->proc);
 	if (ret != 0)

@@ -1,7 +1,8 @@
 /* writer.h: writes a squashfs image with libsquashfs: file data through
  * the block processor (its worker threads compress), tails packed into
- * fragment blocks in stable groups (see frag.c), then inodes, directories,
- * fragment, id and xattr tables, and the superblock. */
+ * fragment blocks in stable groups (see frag.c) except those of files in
+ * a compressed format, then inodes, directories, fragment, id and xattr
+ * tables, and the superblock. */
 #ifndef BLD_WRITER_H
 #define BLD_WRITER_H
 

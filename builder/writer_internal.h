@@ -37,6 +37,10 @@ struct bld_writer {
 	uint64_t cur_group, full, appended;
 	unsigned char *tail;
 	size_t tail_used;
+	/* The first bytes, kept until they say how to store the tail. */
+	unsigned char head[8];
+	size_t head_used;
+	int started;
 	struct bld_writer_stats stats;
 	uint32_t next_inum;
 };
