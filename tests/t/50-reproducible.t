@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib.sh"
 export TZ=UTC LC_ALL=C
 unset SOURCE_DATE_EPOCH
 
-plan 41
+plan 44
 
 EPOCH=1700000000
 skip() { _n=$((_n + 1)); echo "ok $_n # skip $1"; }
@@ -246,5 +246,15 @@ is "$(unsquashfs -cat "$T/g4.sqfs" d15/f6 | sha256sum | cut -d' ' -f1)" "$(sha25
 	"the patch's file is in the image"
 ok "a patch replacing one small base file: at most 2 fragment blocks are new" \
 	test "$(new_in "$T/g3.frags" "$T/g4.frags")" -le 2
+
+# --- a compressed file's tail is not packed with others --------------------
+# A .gz file of 2 KiB or more keeps its tail in a data block of its own:
+# changed (other content, other length), it changes no fragment block.
+perl -e 'srand(5); print pack("C*", map { int rand 256 } 1 .. 6000)' | gzip -n >"$G/d7/notes.gz"
+ok "the tree with a .gz file" build "$T/groups.ini" -o "$T/g5.sqfs"
+perl -e 'srand(6); print pack("C*", map { int rand 256 } 1 .. 7000)' | gzip -n >"$G/d7/notes.gz"
+ok "the .gz file changed" build "$T/groups.ini" -o "$T/g6.sqfs"
+frags "$T/g5.sqfs" >"$T/g5.frags"; frags "$T/g6.sqfs" >"$T/g6.frags"
+is "$(new_in "$T/g5.frags" "$T/g6.frags")" 0 "a changed .gz file: no fragment block changes"
 
 done_testing

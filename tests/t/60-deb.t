@@ -291,6 +291,27 @@ is "$(jget "$B/out.json" 'join " ", map { $d->{patches}[0]{$_} // "null" } qw(pa
 	"netimg-demo 2.0 1.0 1 0" "record: netimg-demo 2.0 replaced 1.0, one file removed"
 rm -rf "$B"
 
+# --- 2a. a patched package's info files keep the base's place ---------------
+# netimg-demo 1.0 again over base1, where it is installed: its info files
+# come out the same and are written where the base had them, so each stays
+# in the fragment block it had, with the same neighbours (not moved to the
+# end beside /etc/netimg-release).
+# group DIR PATH: the paths whose tails share PATH's fragment block.
+group() {
+	"$NETIMG" inspect --files "$T/$1/out.sqfs" | awk -v p="$2" '
+		{ frag[NR] = $5; path[NR] = $7; if ($7 == p) want = $5 }
+		END { for (i = 1; i <= NR; i++) if (frag[i] == want && want != "-") print path[i] }'
+}
+ok "build: base1 alone" build B0 "$T/base1.tar"
+ok "build: base1 + netimg-demo 1.0 again" build B1 "$T/base1.tar" "$(DEB netimg-demo 1.0)"
+for f in netimg-demo.list netimg-demo.md5sums; do
+	g0=$(group B0 "/var/lib/dpkg/info/$f" | tr '\n' ' ')
+	g1=$(group B1 "/var/lib/dpkg/info/$f" | tr '\n' ' ')
+	ok "$f: in a fragment block" test -n "$g1"
+	is "$g1" "$g0" "$f: the same fragment block neighbours as without the patch"
+done
+rm -rf "$T/B0" "$T/B1"
+
 # --- 2b/4. a folder another package also ships; a package new to the base ------
 C=$T/C
 ok "build: base1 + netimg-other 1.0 (new) + netimg-demo 3.0" build C "$T/base1.tar" \
