@@ -18,7 +18,7 @@ DEB_TEST := perl squashfs-tools squashfs-tools-ng squashfuse debootstrap \
 	busybox-static zstd xz-utils dpkg-dev fakeroot util-linux kmod \
 	ca-certificates attr fuse3 libarchive-tools curl nginx-light \
 	tinyproxy-bin qemu-system-x86 ipxe-qemu strace
-DEB_BENCH := hyperfine time wrk
+DEB_BENCH := hyperfine time wrk casync
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 ifeq ($(RELEASE),)
