@@ -105,9 +105,9 @@ static int add_release(struct bld_ctx *c)
 	bld_inode_set_mem(ino, (unsigned char *)text, strlen(text));
 	if ((rel = bld_dir_put(&c->tree, etc, "netimg-release", ino, -1)) == NULL)
 		return ni_err_set(c->e, NI_ENOMEM, "out of memory");
-	/* Written last even when the base has one (an image as the base):
-	 * it changes with every version, and an image rebuilt from itself
-	 * comes out the same. */
+	/* With the new files at the end even when the base has one (an image
+	 * as the base): it changes with every version, and an image rebuilt
+	 * from itself comes out the same. */
 	rel->base_pos = UINT64_MAX;
 	return 0;
 }
