@@ -143,10 +143,12 @@ CH_N=$(wc -l <"$W/changed")
 kind_bytes() { awk -v k="$1" '$1 == k { print $3 }' "$W/summary2"; }
 META=$(( $(kind_bytes inodes) + $(kind_bytes directories) + $(kind_bytes tables) ))
 if "$NETIMG" inspect --files "$W/v2.sqfs" >"$W/files2" 2>/dev/null; then
-	# SIZE DATA TAIL SHARE FRAGMENT PATH (bench/delta.sh's count)
+	# SIZE DATA TAIL SHARE FRAGMENT INODE PATH (bench/delta.sh's count:
+	# hard links once)
 	awk 'NR == FNR { want[$0] = 1; next }
-	     { p = $0; for (i = 0; i < 5; i++) sub(/^[^ ]+ /, "", p) }
-	     p in want { d += $2; f += $4 } END { print d + 0, f + 0 }' \
+	     { p = $0; for (i = 0; i < 6; i++) sub(/^[^ ]+ /, "", p) }
+	     (p in want) && !($6 in seen) { seen[$6] = 1; d += $2; f += $4 }
+	     END { print d + 0, f + 0 }' \
 		"$W/changed" "$W/files2" >"$W/changed-bytes"
 	B_HOW="data blocks and fragment shares (netimg inspect --files)"
 else
