@@ -127,7 +127,16 @@ wait_port() { # PORT: until it serves repo.json, 10 s at most
 	return 1
 }
 
-declare -A URLS
+declare -A URLS SPID
+# cpu_ticks NAME: CPU time (user + system, in clock ticks) the server has
+# used so far, its worker processes included (nginx).
+cpu_ticks() {
+	local p t=0
+	for p in "${SPID[$1]}" $(ps --ppid "${SPID[$1]}" -o pid= 2>/dev/null); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
 # start_server NAME: starts it on a free port; sets URLS[NAME].
 start_server() {
 	local port
@@ -177,11 +186,12 @@ start_server() {
 	esac
 	wait_port "$port" || die "$1 did not serve $R/public/repo.json on port $port (nginx's workers run as nobody: BENCH_DIR must be readable by all)"
 	URLS[$1]=$URL
+	SPID[$1]=${PIDS[-1]}
 	log "$1 on $URL"
 }
 
 # ---- fetch -------------------------------------------------------------------
-declare -A T_MEAN T_SD T_MED
+declare -A T_MEAN T_SD T_MED T_CPU
 fetch_bench() {
 	local s=$1 pub=$R/repo.pub js=$RUN/fetch-$1.json URL=${URLS[$1]}
 	local fc="'$NETIMG' fetch --repo $URL/ --key '$pub' minbase@1 -o '$RUN/netimg.sqfs'"
@@ -195,14 +205,15 @@ fetch_bench() {
 		die "hyperfine failed: $(tail -n 3 "$RUN/fetch-$s.log")"
 	cmp -s "$RUN/netimg.sqfs" "$W/minbase.sqfs" || die "netimg fetch from $s: wrong bytes"
 	cmp -s "$RUN/curl.sqfs" "$W/minbase.sqfs" || die "curl from $s: wrong bytes"
-	while read -r name mean sd med; do
+	while read -r name mean sd med cpu; do
 		T_MEAN[$s/$name]=$mean
 		T_SD[$s/$name]=$sd
 		T_MED[$s/$name]=$med
+		T_CPU[$s/$name]=$cpu
 	done < <(perl -MJSON::PP -e '
 		local $/; for my $r (@{decode_json(<STDIN>)->{results}}) {
-			printf "%s %.3f %.3f %.3f\n", $r->{command}, $r->{mean},
-				$r->{stddev} // 0, $r->{median} }' <"$js")
+			printf "%s %.3f %.3f %.3f %.3f\n", $r->{command}, $r->{mean},
+				$r->{stddev} // 0, $r->{median}, $r->{user} + $r->{system} }' <"$js")
 	rm -f "$RUN/netimg.sqfs" "$RUN/curl.sqfs" "$RUN/base.sqfs"
 }
 
@@ -245,9 +256,9 @@ write_lua() {
 # One wrk run per server, mix and round, the servers taking turns so that
 # other work on the machine weighs on both alike; per server and mix the
 # run with the median requests/s is reported, and failures of all runs.
-declare -A L_RPS L_MBS L_FAIL L_P99 L_ALL
+declare -A L_RPS L_MBS L_FAIL L_P99 L_ALL L_TICKS L_REQS
 load_bench() {
-	local round mix s out
+	local round mix s out c0 c1
 	for mix in mix small ranges; do
 		write_lua "$mix"
 	done
@@ -256,11 +267,15 @@ load_bench() {
 			for s in $BENCH_SERVERS; do
 				out=$RUN/wrk-$s-$mix-$round.txt
 				log "round $round, $mix on $s: wrk -t $BENCH_THREADS -c $BENCH_CLIENTS -d ${BENCH_SECS}s"
+				c0=$(cpu_ticks "$s")
 				wrk -t "$BENCH_THREADS" -c "$BENCH_CLIENTS" -d "${BENCH_SECS}s" --timeout 10s \
 					--latency -s "$RUN/$mix.lua" "${URLS[$s]}" >"$out" 2>&1 ||
 					die "wrk failed: $(tail -n 3 "$out")"
+				c1=$(cpu_ticks "$s")
 				L_ALL[$s/$mix]+="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out") $out
 "
+				L_TICKS[$s/$mix]=$(( ${L_TICKS[$s/$mix]:-0} + c1 - c0 ))
+				L_REQS[$s/$mix]=$(( ${L_REQS[$s/$mix]:-0} + $(awk '/ requests in / { print $1 }' "$out") ))
 				L_FAIL[$s/$mix]=$(( ${L_FAIL[$s/$mix]:-0} + $(awk '
 					/Socket errors:/ { gsub(",", ""); f += $4 + $6 + $8 + $10 }
 					/Non-2xx or 3xx responses:/ { f += $NF }
@@ -297,18 +312,19 @@ report() {
 		echo
 		echo "### Full-image fetch ($BENCH_RUNS runs each after 2 warm-ups, hyperfine, warm page cache)"
 		echo
-		echo "Seconds as median (mean ± sd); MiB/s and the ratio from the medians."
+		echo "Seconds as median (mean ± sd); MiB/s and the ratio from the medians; CPU: user + system, mean."
 		echo
-		echo "| server | netimg fetch s | curl -o s | netimg MiB/s | curl MiB/s | netimg ×curl | target ≥ 0.5 |"
-		echo "|---|---:|---:|---:|---:|---:|---|"
+		echo "| server | netimg fetch s | curl -o s | netimg MiB/s | curl MiB/s | netimg ×curl | target ≥ 0.5 | CPU s netimg / curl |"
+		echo "|---|---:|---:|---:|---:|---:|---|---:|"
 		for s in $BENCH_SERVERS; do
 			local n=${T_MED[$s/netimg]} c=${T_MED[$s/curl]} r
 			r=$(ratio "$c" "$n")
-			printf '| %s | %s (%s ± %s) | %s (%s ± %s) | %s | %s | %s | %s |\n' "$s" \
+			printf '| %s | %s (%s ± %s) | %s (%s ± %s) | %s | %s | %s | %s | %s / %s |\n' "$s" \
 				"$n" "${T_MEAN[$s/netimg]}" "${T_SD[$s/netimg]}" \
 				"$c" "${T_MEAN[$s/curl]}" "${T_SD[$s/curl]}" \
 				"$(mibs "$n")" "$(mibs "$c")" "$r" \
-				"$(awk -v r="$r" 'BEGIN { print (r >= 0.5 ? "met" : "missed") }')"
+				"$(awk -v r="$r" 'BEGIN { print (r >= 0.5 ? "met" : "missed") }')" \
+				"${T_CPU[$s/netimg]}" "${T_CPU[$s/curl]}"
 		done
 		if [ -n "$NETIMG_BASE" ]; then
 			echo
@@ -316,7 +332,7 @@ report() {
 			echo
 			for s in $BENCH_SERVERS; do
 				local b=${T_MED[$s/base]}
-				echo "- from $s: $b s ($(mibs "$b") MiB/s, $(ratio "${T_MED[$s/curl]}" "$b")× curl)"
+				echo "- from $s: $b s ($(mibs "$b") MiB/s, $(ratio "${T_MED[$s/curl]}" "$b")× curl), CPU ${T_CPU[$s/base]} s"
 			done
 		fi
 	fi
@@ -326,21 +342,23 @@ report() {
 		echo
 		echo "mix: every other request a small file (manifest, channel pointer, versions list), the rest a Range request of one chunk of the pack (random, as a FUSE client reads); small, ranges: each alone. The servers take turns; the row is each one's median round (all rounds' requests/s in the last column), failed requests are summed over all rounds."
 		echo
-		echo "| requests | server | requests/s | MiB/s | p99 latency | failed | serve ×nginx | all rounds |"
-		echo "|---|---|---:|---:|---:|---:|---:|---|"
+		echo "| requests | server | requests/s | MiB/s | p99 latency | failed | serve ×nginx | server CPU µs/request | all rounds |"
+		echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
 		local mix
 		for mix in mix small ranges; do
 			for s in $BENCH_SERVERS; do
-				printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$mix" "$s" \
+				printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$mix" "$s" \
 					"${L_RPS[$s/$mix]}" "${L_MBS[$s/$mix]}" "${L_P99[$s/$mix]}" \
 					"${L_FAIL[$s/$mix]}" \
 					"$([ "$s" = serve ] && [ -n "${L_RPS[nginx/$mix]:-}" ] &&
 					   ratio "${L_RPS[serve/$mix]}" "${L_RPS[nginx/$mix]}" || echo "")" \
+					"$(awk -v t="${L_TICKS[$s/$mix]}" -v n="${L_REQS[$s/$mix]}" -v hz="$(getconf CLK_TCK)" \
+					   'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else printf "–" }')" \
 					"${L_ALL[$s/$mix]}"
 			done
 		done
 		echo
-		echo "Target: netimg serve ≥ 0.5× nginx's requests/s on the mix, no failed request."
+		echo "Target: netimg serve ≥ 0.5× nginx's requests/s on the mix, no failed request. Server CPU per request (all rounds, from /proc) depends less on other work on the machine than requests/s do."
 	fi
 }
 
