@@ -11,7 +11,7 @@
 /* Buffered chunks (verify) waiting at most; the receiver waits beyond. */
 #define QUEUED_MAX (64u << 20)
 /* What a worker reads back from the output at a time. */
-#define READ_BLOCK (1u << 20)
+#define READ_BLOCK (64u << 10)
 
 struct item {
 	struct item *next;
