@@ -1,14 +1,20 @@
-/* cmd_mount.c: `netimg mount --image FILE.sqfs MOUNTPOINT [--foreground]
- * [--allow-other] [--record FILE]`: a read-only FUSE mount of an image.
+/* cmd_mount.c: `netimg mount --image FILE.sqfs MOUNTPOINT` (a local image)
+ * or `netimg mount [repository options] CHANNEL|NAME@VERSION MOUNTPOINT`
+ * (a version through the local cache, cli/mount_repo.c): a read-only
+ * FUSE mount.
  *
- * Everything that can fail is checked before the process detaches: the
- * image and its tables are read, the kernel mount is made, and the
- * parent waits until the child has answered the kernel's first request
- * (INIT). So a zero exit status means the mount works. */
+ * Detaching: the command forks first, and the child does everything
+ * (resolve the version, open the image or the cache's virtual image, read
+ * the tables, mount, serve), so whatever it opens may start threads. The
+ * parent waits on a pipe: the child writes one byte once the kernel's
+ * first request (INIT) is answered, and the parent exits 0; or it writes
+ * its one-line error, which the parent prints. So exit status 0 means
+ * the mount works, and every error is still one line on the terminal. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +30,11 @@
 
 /* how long the parent waits for the mount to answer */
 #define READY_TIMEOUT_MS 60000
+/* what the child writes to the parent: the byte fusefs_run writes once
+ * the mount serves, or a kind byte and a message */
+#define READY 1
+#define FAILED 'E'
+#define USAGE 'U'
 
 struct mount_args {
 	const char *image, *mountpoint, *record;
@@ -39,114 +50,165 @@ static void release(struct mount_args *a, sqfs_file_t *file)
 {
 	if (a->use_repo)
 		mount_repo_close(&a->repo);
-	else
+	else if (file != NULL)
 		sqfs_destroy(file);
 }
 
-static int serve(struct fusefs *fs, int ready_fd, int quiet)
+/* Opens the image and mounts it: 0, or non-zero with e set (NI_EUSAGE
+ * for a usage problem found late, such as a bad --cache-size). */
+static int setup(struct mount_args *a, sqfs_file_t **file, struct fusefs **fs,
+		 struct ni_err *e)
 {
-	struct ni_err e = { 0 };
-	int ret = fusefs_run(fs, ready_fd, &e);
+	const char *name = a->image;
+	int ret;
 
-	fusefs_close(fs);
-	if (ret != 0 && !quiet)
-		return cli_fail(&e);
-	return ret != 0;
+	*fs = NULL;
+	*file = NULL;
+	if (a->use_repo) {
+		if ((ret = mount_repo_open(&a->repo, &a->ro, e)) != 0) {
+			mount_repo_close(&a->repo);
+			return ret;
+		}
+		*file = a->repo.file;
+		name = a->repo.spec;
+		if (a->o.fsname == NULL)
+			a->o.fsname = a->repo.spec;
+	} else if ((*file = sqfs_open_file(a->image, SQFS_FILE_OPEN_READ_ONLY)) == NULL) {
+		return ni_err_errno(e, errno, "%s: cannot open", a->image);
+	}
+	a->o.mountpoint = a->mountpoint;
+	a->o.record_path = a->record;
+	if ((ret = fusefs_open(fs, *file, name, e)) == 0 &&
+	    (ret = fusefs_mount(*fs, &a->o, e)) == 0)
+		return 0;
+	fusefs_close(*fs);
+	*fs = NULL;
+	release(a, *file);
+	*file = NULL;
+	return ret;
 }
 
-/* The child serves; the parent exits 0 once the child says INIT was
- * answered, 1 when the child died first. _exit: the parent's copy of the
- * mount's state belongs to the child now. */
-static int detach(struct fusefs *fs, sqfs_file_t *file, struct mount_args *a)
+static int fail(const struct ni_err *e)
 {
-	int p[2], fd, st;
-	struct pollfd pfd;
-	pid_t pid;
-	char c;
-
-	if (pipe2(p, O_CLOEXEC) != 0) {
-		fprintf(stderr, "netimg: cannot detach: %s\n", strerror(errno));
-		fusefs_close(fs);
-		return 1;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "netimg: cannot detach: %s\n", strerror(errno));
-		fusefs_close(fs);
-		return 1;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		setsid();
-		if (chdir("/") != 0) {
-			/* the mount's paths are absolute already */
-		}
-		fd = open("/dev/null", O_RDWR);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-			if (fd > 2)
-				close(fd);
-		}
-		st = serve(fs, p[1], 1);
-		release(a, file);
-		exit(st);
-	}
-	close(p[1]);
-	pfd.fd = p[0];
-	pfd.events = POLLIN;
-	while (poll(&pfd, 1, READY_TIMEOUT_MS) < 0 && errno == EINTR)
-		;
-	if (read(p[0], &c, 1) == 1)
-		_exit(0);
-	fprintf(stderr, "netimg: %s: the mount did not start\n", a->mountpoint);
-	if (waitpid(pid, &st, WNOHANG) == 0)
-		kill(pid, SIGTERM);
-	_exit(1);
+	return e->code == NI_EUSAGE ? cli_usage_error("mount", "%s", e->msg)
+				    : cli_fail(e);
 }
 
-static int run(struct mount_args *a)
+static int foreground(struct mount_args *a)
 {
 	struct ni_err e = { 0 };
 	sqfs_file_t *file;
 	struct fusefs *fs;
 	int ret;
 
-	if (a->use_repo) {
-		if (mount_repo_open(&a->repo, &a->ro, &e) != 0) {
-			mount_repo_close(&a->repo);
-			return e.code == NI_EUSAGE ? cli_usage_error("mount", "%s", e.msg)
-						   : cli_fail(&e);
-		}
-		file = a->repo.file;
-		a->image = a->repo.spec;
-		if (a->o.fsname == NULL)
-			a->o.fsname = a->repo.spec;
-	} else if ((file = sqfs_open_file(a->image, SQFS_FILE_OPEN_READ_ONLY)) == NULL) {
-		fprintf(stderr, "netimg: %s: cannot open: %s\n", a->image,
-			strerror(errno));
-		return 1;
-	}
-	if (fusefs_open(&fs, file, a->image, &e) != 0) {
-		release(a, file);
-		return cli_fail(&e);
-	}
-	a->o.mountpoint = a->mountpoint;
-	a->o.record_path = a->record;
-	if (fusefs_mount(fs, &a->o, &e) != 0) {
-		fusefs_close(fs);
-		release(a, file);
-		return cli_fail(&e);
-	}
-	if (!a->foreground)
-		return detach(fs, file, a);   /* never returns */
-	ret = serve(fs, -1, 0);
+	if (setup(a, &file, &fs, &e) != 0)
+		return fail(&e);
+	ret = fusefs_run(fs, -1, &e);
+	fusefs_close(fs);
 	release(a, file);
-	return ret;
+	return ret != 0 ? cli_fail(&e) : 0;
 }
 
+/* The detached child: its error goes to the parent through fd. */
+static int child(struct mount_args *a, int fd)
+{
+	struct ni_err e = { 0 };
+	sqfs_file_t *file;
+	struct fusefs *fs;
+	char kind;
+	int null, ret;
+
+	setsid();
+	if (setup(a, &file, &fs, &e) != 0) {
+		kind = e.code == NI_EUSAGE ? USAGE : FAILED;
+		if (write(fd, &kind, 1) != 1 || write(fd, e.msg, strlen(e.msg)) < 0) {
+			/* the parent is gone */
+		}
+		return 1;
+	}
+	if (chdir("/") != 0) {
+		/* every path fusefs keeps is absolute */
+	}
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	ret = fusefs_run(fs, fd, &e);   /* writes READY, closes fd */
+	fusefs_close(fs);
+	release(a, file);
+	return ret != 0;
+}
+
+/* Reads the child's answer: 0 when ready, else the exit status with the
+ * message shown. A child that died before the mount answered may leave
+ * a dead mount: it is cleared. */
+static int wait_ready(int fd, pid_t pid, const char *mountpoint)
+{
+	char msg[1100];
+	size_t len = 0;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+	int st, ret;
+
+	for (;;) {
+		ret = poll(&pfd, 1, READY_TIMEOUT_MS);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret <= 0)
+			break;
+		n = read(fd, msg + len, sizeof(msg) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len == 0 && msg[0] == READY)
+			return 0;
+		len += (size_t)n;
+		if (len == sizeof(msg) - 1)
+			break;
+	}
+	msg[len] = '\0';
+	if (waitpid(pid, &st, WNOHANG) == 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, &st, 0);
+	}
+	if (len > 1 && msg[0] == USAGE)
+		return cli_usage_error("mount", "%s", msg + 1);
+	if (len > 1) {
+		fprintf(stderr, "netimg: %s\n", msg + 1);
+		return 1;
+	}
+	fusefs_clear_dead(mountpoint);
+	fprintf(stderr, "netimg: %s: the mount did not start\n", mountpoint);
+	return 1;
+}
+
+static int detach(struct mount_args *a)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		fprintf(stderr, "netimg: cannot detach: %s\n", strerror(errno));
+		return 1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "netimg: cannot detach: %s\n", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		exit(child(a, p[1]));
+	}
+	close(p[1]);
+	return wait_ready(p[0], pid, a->mountpoint);
+}
 int cmd_mount(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -230,5 +292,5 @@ int cmd_mount(int argc, char **argv)
 		a.ro.spec = argv[optind++];
 	}
 	a.mountpoint = argv[optind];
-	return run(&a);
+	return a.foreground ? foreground(&a) : detach(&a);
 }

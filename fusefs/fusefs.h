@@ -19,10 +19,12 @@
  *     the image still says the whole size).
  * write_at() and truncate() are never called.
  *
- * Use:
- *   fusefs_open(&fs, file, "name", &e);     superblock and tables
- *   fusefs_mount(fs, &opts, &e);            the kernel mount (no threads)
- *   ... the caller may fork() here to daemonise ...
+ * Use (netimg mount forks first and does all of it in the child, so the
+ * file may have threads of its own; the child writes its error line or,
+ * through ready_fd, one byte once the mount serves, to the waiting
+ * parent):
+ *   fusefs_open(&fs, file, "name", &e);     superblock, tables, root
+ *   fusefs_mount(fs, &opts, &e);            the kernel mount
  *   fusefs_run(fs, ready_fd, &e);           serves until unmounted
  *   fusefs_close(fs);  then destroy the file
  */
@@ -68,9 +70,9 @@ int fusefs_open(struct fusefs **out, sqfs_file_t *file, const char *name,
 		struct ni_err *e);
 
 /* Mounts fs on o->mountpoint: after it returns 0 the kernel has the mount
- * and queues requests until fusefs_run serves them. Starts no thread, so
- * the caller may fork between the two (the child calls fusefs_run, the
- * parent must then only _exit or wait). The strings in o are copied. */
+ * and queues requests until fusefs_run serves them. A dead FUSE mount
+ * left on the mount point (its process was killed) is cleared first.
+ * Starts no thread. The strings in o are copied. */
 int fusefs_mount(struct fusefs *fs, const struct fusefs_opts *o,
 		 struct ni_err *e);
 
@@ -83,6 +85,11 @@ int fusefs_mount(struct fusefs *fs, const struct fusefs_opts *o,
 int fusefs_run(struct fusefs *fs, int ready_fd, struct ni_err *e);
 
 void fusefs_get_stats(struct fusefs *fs, struct fusefs_stats *st);
+
+/* Unmounts a dead FUSE mount on mountpoint (its process was killed: the
+ * kernel answers ENOTCONN), lazily; does nothing to anything else.
+ * fusefs_mount does it first too. Returns 0, or -errno. */
+int fusefs_clear_dead(const char *mountpoint);
 
 /* Unmounts if still mounted (without serving) and frees fs. */
 void fusefs_close(struct fusefs *fs);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fuse_log.h>
@@ -98,10 +100,35 @@ static int build_opts(char *opts, size_t size, const struct fusefs_opts *o,
 	return add_escaped(opts, size, &len, fsname);
 }
 
+int fusefs_clear_dead(const char *mountpoint)
+{
+	struct stat st;
+	pid_t pid;
+	int status;
+
+	if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+		return 0;
+	if (umount2(mountpoint, MNT_DETACH) == 0)
+		return 0;
+	if (errno != EPERM)
+		return -errno;
+	/* not root: the setuid helper may unmount the user's own mount */
+	pid = fork();
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "-z", "-q", "--",
+		       mountpoint, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -EPERM;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
+}
+
 static int check_mountpoint(const char *path, char **abs, struct ni_err *e)
 {
 	struct stat st;
 
+	fusefs_clear_dead(path);
 	if (stat(path, &st) != 0)
 		return ni_err_errno(e, errno, "%s: cannot mount there", path);
 	if (!S_ISDIR(st.st_mode))

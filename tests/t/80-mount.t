@@ -13,7 +13,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root (FUSE mounts, device nodes)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 command -v fusermount3 >/dev/null || skip_all "fusermount3 is not installed"
-plan 58
+plan 63
 
 TO="timeout 60"
 chmod 711 "$T"          # other users must reach the mount points
@@ -170,6 +170,16 @@ is "$(cat "$T/rec.txt")" "$(printf '/etc/group\n/big/entry-00098\n/etc/hl2\n/ün
 fails "a record in a missing folder is refused before mounting" "cannot write the record" \
 	mnt "$T/fx.sqfs" "$T/m4" --record "$T/nope/rec.txt"
 ok "... and nothing is mounted" sh -c "! grep -q ' $T/m4 ' /proc/mounts"
+
+# kill -9 leaves a dead mount; the next mount clears it
+ok "mount again" mnt "$T/fx.sqfs" "$T/m3"
+kill -9 "$(daemon_of "$T/m3")"
+for i in $(seq 50); do stat "$T/m3" >/dev/null 2>&1 || break; sleep 0.1; done
+like "$(stat "$T/m3" 2>&1)" "Transport endpoint is not connected" "kill -9: the mount is dead"
+ok "... a new mount on it clears the dead one and serves" \
+	sh -c "$TO '$NETIMG' mount --image '$T/fx.sqfs' '$T/m3' && $TO cat '$T/m3/etc/hl1' >/dev/null"
+ok "... unmount" umnt "$T/m3"
+ok "... nothing is left on the mount point" sh -c "! grep -q ' $T/m3 ' /proc/mounts"
 
 # the sanitizer build's daemon in the foreground: exit status 0 after a
 # full walk and the unmount (leaks and errors would make it non-zero)
