@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
+#include <sqfs/block.h>
 #include <sqfs/error.h>
 #include <sqfs/frag_table.h>
 #include <sqfs/id_table.h>
@@ -19,6 +20,8 @@
 /* Decoded blocks kept for unaligned and fragment reads: at least this
  * many bytes, and at least 8 blocks. */
 #define BCACHE_BYTES (8u << 20)
+/* Decoded meta data blocks (8 KiB each) kept for every thread. */
+#define MCACHE_BYTES (8u << 20)
 
 static int sq_fail(struct ni_err *e, const char *name, int sqerr,
 		   const char *what)
@@ -152,7 +155,8 @@ int ffs_image_open(struct ffs_image **out, sqfs_file_t *file,
 		(size_t)im->block_size * 8 : BCACHE_BYTES;
 	if (check_super(im, e) != 0 || load_tables(im, e) != 0)
 		goto fail;
-	if (ffs_bcache_new(&im->bc, bytes, im->block_size) != 0) {
+	if (ffs_bcache_new(&im->bc, bytes, im->block_size) != 0 ||
+	    ffs_bcache_new(&im->mc, MCACHE_BYTES, SQFS_META_BLOCK_SIZE) != 0) {
 		ni_err_set(e, NI_ENOMEM, "%s: out of memory", name);
 		goto fail;
 	}
@@ -189,6 +193,7 @@ void ffs_image_close(struct ffs_image *im)
 		ctx_free(c);
 	}
 	ffs_bcache_free(im->bc);
+	ffs_bcache_free(im->mc);
 	if (im->xattr) sqfs_destroy(im->xattr);
 	if (im->frags) sqfs_destroy(im->frags);
 	if (im->ids) sqfs_destroy(im->ids);
@@ -207,14 +212,14 @@ static struct ffs_ctx *ctx_new(struct ffs_image *im)
 		return NULL;
 	if (sqfs_compressor_create(&im->ccfg, &c->cmp) != 0)
 		goto fail;
-	c->mi = sqfs_meta_reader_create(im->file, c->cmp, s->inode_table_start,
+	ffs_meta_wrap(im, c);
+	c->mi = sqfs_meta_reader_create(&c->mf.base, &c->mc.base,
+					s->inode_table_start,
 					s->directory_table_start);
-	c->md = sqfs_meta_reader_create(im->file, c->cmp,
+	c->md = sqfs_meta_reader_create(&c->mf.base, &c->mc.base,
 					s->directory_table_start, im->dir_end);
 	c->scratch = malloc(im->block_size);
 	if (c->mi == NULL || c->md == NULL || c->scratch == NULL)
-		goto fail;
-	if (im->xattr != NULL && (c->xr = sqfs_copy(im->xattr)) == NULL)
 		goto fail;
 	return c;
 fail:

@@ -22,19 +22,39 @@
 
 #include <sqfs/predef.h>
 #include <sqfs/compressor.h>
+#include <sqfs/io.h>
 #include <sqfs/meta_reader.h>
 #include <sqfs/super.h>
 
 #include "common/err.h"
 
 struct ffs_bcache;
+struct ffs_image;
+
+/* What a context's meta data readers read through (meta.c): the image
+ * file, remembering where the last read was, and a decompressor that
+ * serves a block decoded before (by any thread) from the shared meta
+ * data cache, keyed by where the block is in the image. */
+struct ffs_mfile {
+	sqfs_file_t base;
+	sqfs_file_t *real;
+	uint64_t last;               /* offset of the last read */
+};
+struct ffs_mcmp {
+	sqfs_compressor_t base;
+	sqfs_compressor_t *raw;
+	struct ffs_mfile *mf;
+	struct ffs_image *im;
+};
 
 struct ffs_ctx {
 	struct ffs_ctx *next;
-	sqfs_compressor_t *cmp;
+	sqfs_compressor_t *cmp;      /* this context's own decompressor */
+	struct ffs_mfile mf;
+	struct ffs_mcmp mc;
 	sqfs_meta_reader_t *mi;      /* the inode table */
 	sqfs_meta_reader_t *md;      /* the directory table */
-	sqfs_xattr_reader_t *xr;     /* NULL when the image has no xattrs */
+	sqfs_xattr_reader_t *xr;     /* loaded on first use (ffs_ctx_xattr) */
 	uint8_t *scratch;            /* one block as stored */
 	char *out;                   /* the FUSE layer's reply buffer */
 	size_t outcap;
@@ -49,10 +69,11 @@ struct ffs_image {
 	sqfs_compressor_t *cmp;      /* loads the tables at open */
 	sqfs_id_table_t *ids;
 	sqfs_frag_table_t *frags;
-	sqfs_xattr_reader_t *xattr;  /* loaded once, copied per context */
+	sqfs_xattr_reader_t *xattr;  /* loaded at open to check the table */
 	uint64_t dir_end;            /* where the directory table ends */
 	uint32_t block_size;
-	struct ffs_bcache *bc;
+	struct ffs_bcache *bc;       /* data and fragment blocks */
+	struct ffs_bcache *mc;       /* meta data blocks */
 
 	pthread_mutex_t mu;          /* the context pool */
 	struct ffs_ctx *pool;
@@ -68,6 +89,13 @@ void ffs_image_close(struct ffs_image *im);
 /* Borrows a context (NULL when out of memory) and gives it back. */
 struct ffs_ctx *ffs_ctx_get(struct ffs_image *im);
 void ffs_ctx_put(struct ffs_image *im, struct ffs_ctx *c);
+
+/* meta.c: sets up c->mf and c->mc over im (no allocation). */
+void ffs_meta_wrap(struct ffs_image *im, struct ffs_ctx *c);
+/* The context's xattr reader, loaded on first use: NULL with *err set
+ * (-EIO, -ENOMEM) on failure, NULL with *err 0 when the image has none. */
+sqfs_xattr_reader_t *ffs_ctx_xattr(struct ffs_image *im, struct ffs_ctx *c,
+				   int *err);
 
 /* Maps a libsquashfs error to a negative errno and, when it is not a
  * plain "not found", marks c bad. */

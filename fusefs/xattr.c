@@ -18,22 +18,24 @@ static int each(struct ffs_image *im, struct ffs_ctx *c,
 		int (*fn)(void *arg, const char *key, const sqfs_xattr_value_t *v),
 		void *arg)
 {
+	sqfs_xattr_reader_t *xr;
 	sqfs_xattr_entry_t *key;
 	sqfs_xattr_value_t *val;
 	sqfs_xattr_id_t desc;
 	sqfs_u32 idx, i;
 	int err, stop = 0;
 
-	if (sqfs_inode_get_xattr_index(in, &idx) != 0 || idx == 0xFFFFFFFF ||
-	    c->xr == NULL)
+	if (sqfs_inode_get_xattr_index(in, &idx) != 0 || idx == 0xFFFFFFFF)
 		return 0;
-	if ((err = sqfs_xattr_reader_get_desc(c->xr, idx, &desc)) != 0 ||
-	    (err = sqfs_xattr_reader_seek_kv(c->xr, &desc)) != 0)
+	if ((xr = ffs_ctx_xattr(im, c, &err)) == NULL)
+		return err;
+	if ((err = sqfs_xattr_reader_get_desc(xr, idx, &desc)) != 0 ||
+	    (err = sqfs_xattr_reader_seek_kv(xr, &desc)) != 0)
 		return ffs_sqerr(im, c, err);
 	for (i = 0; i < desc.count && !stop; i++) {
-		if ((err = sqfs_xattr_reader_read_key(c->xr, &key)) != 0)
+		if ((err = sqfs_xattr_reader_read_key(xr, &key)) != 0)
 			return ffs_sqerr(im, c, err);
-		err = sqfs_xattr_reader_read_value(c->xr, key, &val);
+		err = sqfs_xattr_reader_read_value(xr, key, &val);
 		if (err != 0) {
 			free(key);
 			return ffs_sqerr(im, c, err);
