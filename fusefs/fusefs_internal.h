@@ -5,6 +5,7 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <signal.h>
 
 #include "fusefs/fusefs.h"
 #include "fusefs/image.h"
@@ -37,6 +38,12 @@ static inline uint64_t ffs_ref(const struct ffs_image *im, fuse_ino_t ino)
 	return ino == FUSE_ROOT_ID ? im->super.root_inode_ref :
 		(uint64_t)ino - 2;
 }
+
+/* loop.c: serves se with up to max_threads threads until the mount goes
+ * or one of stop_signals arrives (they must be blocked in every thread).
+ * Returns 0, or -errno when reading the session failed. */
+int ffs_loop_run(struct fuse_session *se, unsigned max_threads,
+		 const sigset_t *stop_signals);
 
 /* record.c */
 int ffs_record_new(struct ffs_record **out, const char *path,

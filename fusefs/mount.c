@@ -189,39 +189,31 @@ int fusefs_mount(struct fusefs *fs, const struct fusefs_opts *o,
 
 int fusefs_run(struct fusefs *fs, int ready_fd, struct ni_err *e)
 {
-	struct fuse_loop_config *cfg;
 	struct ni_err re = { 0 };
+	sigset_t stop_signals, old;
 	char msg[512];
 	int ret, rret = 0;
 
 	if (fs->se == NULL)
 		return ni_err_set(e, NI_ESTATE, "not mounted");
 	fs->ready_fd = ready_fd;
-	/* libfuse installs its handlers only over the default ones */
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	if (fuse_set_signal_handlers(fs->se) != 0)
-		return ni_err_set(e, NI_EIO, "cannot set signal handlers");
+	/* blocked before any thread starts: only the loop's sigwait takes
+	 * them */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, &old);
 	if (fs->rec != NULL && (ret = ffs_record_start(fs->rec, e)) != 0) {
-		fuse_remove_signal_handlers(fs->se);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return ret;
 	}
-	cfg = fuse_loop_cfg_create();
-	if (cfg == NULL) {
-		fuse_remove_signal_handlers(fs->se);
-		return ni_err_set(e, NI_ENOMEM, "out of memory");
-	}
-	fuse_loop_cfg_set_max_threads(cfg, fs->max_threads);
-	fuse_loop_cfg_set_idle_threads(cfg, fs->max_threads);
-	ret = fuse_session_loop_mt(fs->se, cfg);
-	fuse_loop_cfg_destroy(cfg);
-	fuse_remove_signal_handlers(fs->se);
+	ret = ffs_loop_run(fs->se, fs->max_threads, &stop_signals);
 	fuse_session_unmount(fs->se);
 	fs->mounted = 0;
 	if (fs->rec != NULL)
 		rret = ffs_record_finish(fs->rec, &re);
-	/* a signal number when a signal ended the loop: a clean stop */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret < 0) {
 		last_log(msg, sizeof(msg));
 		return ni_err_set(e, NI_EIO, "%s: %s", fs->mountpoint, msg);

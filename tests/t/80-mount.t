@@ -13,7 +13,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root (FUSE mounts, device nodes)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 command -v fusermount3 >/dev/null || skip_all "fusermount3 is not installed"
-plan 63
+plan 65
 
 TO="timeout 60"
 chmod 711 "$T"          # other users must reach the mount points
@@ -194,6 +194,16 @@ for i in $(seq 100); do kill -0 $FG 2>/dev/null || break; sleep 0.1; done
 wait $FG
 is "$?" 0 "... and exits 0 after fusermount3 -u"
 is "$(cat "$T/fg.err")" "" "... having said nothing"
+"$NETIMG" mount --foreground --image "$T/fx.sqfs" "$T/m5" 2>"$T/fg.err" &
+FG=$!
+BG_PIDS+=($FG)
+for i in $(seq 100); do mountpoint -q "$T/m5" && break; sleep 0.1; done
+$TO cat "$T/m5/text.bin" >/dev/null
+kill -TERM $FG
+for i in $(seq 100); do kill -0 $FG 2>/dev/null || break; sleep 0.1; done
+wait $FG
+is "$?" 0 "SIGTERM: the foreground mount exits 0"
+ok "... and unmounted" sh -c "! grep -q ' $T/m5 ' /proc/mounts"
 
 # ---- (b) minbase, (c) mksquashfs ---------------------------------------------
 printf '[image]\nname = mb\nversion = 1\n\n[base]\nsource = %s\n' "$CACHE/minbase.tar" >"$T/mb.ini"
