@@ -68,8 +68,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	/* attributes never change: nothing to invalidate */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-	/* read requests of up to 1 MiB (max_pages follows max_write) */
-	conn->max_write = 1u << 20;
+	/* read requests of up to 256 KiB (max_pages follows max_write):
+	 * the kernel's readahead asks for no more, and each thread's reply
+	 * buffer and libfuse's receive buffer are of that size */
+	conn->max_write = 256u << 10;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 	if (fs->ready_fd >= 0) {
