@@ -20,6 +20,9 @@ struct fusefs {
 	int ready_fd;
 	unsigned max_threads;
 	struct ffs_record *rec;      /* NULL unless --record */
+	/* a test hook (NETIMG_TEST_READ_DELAY_MS): every file read sleeps
+	 * this long first, as a read waiting on the network would */
+	long read_delay_ms;
 };
 
 extern const struct fuse_lowlevel_ops ffs_ll_ops;

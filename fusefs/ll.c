@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqfs/dir.h>
@@ -205,6 +206,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf = c != NULL ? outbuf(c, size) : NULL;
 	ssize_t n;
 
+	if (fs->read_delay_ms > 0) {
+		struct timespec d = { fs->read_delay_ms / 1000,
+				      (fs->read_delay_ms % 1000) * 1000000L };
+
+		nanosleep(&d, NULL);
+	}
 	if (buf == NULL) {
 		fuse_reply_err(req, ENOMEM);
 	} else {

@@ -65,6 +65,8 @@ int fusefs_open(struct fusefs **out, sqfs_file_t *file, const char *name,
 	if (fs == NULL)
 		return ni_err_set(e, NI_ENOMEM, "out of memory");
 	fs->ready_fd = -1;
+	if (getenv("NETIMG_TEST_READ_DELAY_MS") != NULL)
+		fs->read_delay_ms = atol(getenv("NETIMG_TEST_READ_DELAY_MS"));
 	if ((ret = ffs_image_open(&fs->im, file, name, e)) != 0) {
 		free(fs);
 		return ret;

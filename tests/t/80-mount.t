@@ -13,7 +13,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root (FUSE mounts, device nodes)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 command -v fusermount3 >/dev/null || skip_all "fusermount3 is not installed"
-plan 67
+plan 71
 
 TO="timeout 60"
 chmod 711 "$T"          # other users must reach the mount points
@@ -180,6 +180,22 @@ ok "... a new mount on it clears the dead one and serves" \
 	sh -c "$TO '$NETIMG' mount --image '$T/fx.sqfs' '$T/m3' && $TO cat '$T/m3/etc/hl1' >/dev/null"
 ok "... unmount" umnt "$T/m3"
 ok "... nothing is left on the mount point" sh -c "! grep -q ' $T/m3 ' /proc/mounts"
+
+# a read that waits (as one waiting on the network would) holds up
+# nothing else: another thread serves the rest
+mkdir -p "$T/m11"
+ok "mount with every file read taking 3 s (a test hook)" \
+	env NETIMG_TEST_READ_DELAY_MS=3000 $TO "$NETIMG" mount --image "$T/fx.sqfs" "$T/m11"
+$TO cat "$T/m11/text.bin" >/dev/null &
+SLOW=$!
+sleep 0.3
+t0=$(date +%s%N)
+$TO stat "$T/m11/etc/passwd" >/dev/null && $TO ls "$T/m11/big" >/dev/null
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ok "... a stat and a listing meanwhile answer at once (${ms} ms)" test "$ms" -lt 1500
+wait $SLOW
+is "$?" 0 "... and the slow read completes"
+ok "... unmount" umnt "$T/m11"
 
 # the sanitizer build's daemon in the foreground: exit status 0 after a
 # full walk and the unmount (leaks and errors would make it non-zero)
