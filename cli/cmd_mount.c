@@ -15,6 +15,7 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,21 @@ static void release(struct mount_args *a, sqfs_file_t *file)
 static void daemon_malloc(void)
 {
 	mallopt(M_ARENA_MAX, 2);
+}
+
+/* SIGINT, SIGTERM and SIGHUP are taken by fusefs_run's sigwait, which
+ * sees only signals blocked in every thread: block them before the
+ * cache's image starts threads of its own (a signal delivered to one of
+ * those would kill the process and leave a dead mount). */
+static void block_stop_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 /* Opens the image and mounts it: 0, or non-zero with e set (NI_EUSAGE
@@ -111,6 +127,7 @@ static int foreground(struct mount_args *a)
 	int ret;
 
 	daemon_malloc();
+	block_stop_signals();
 	if (setup(a, &file, &fs, &e) != 0)
 		return fail(&e);
 	ret = fusefs_run(fs, -1, &e);
@@ -130,6 +147,7 @@ static int child(struct mount_args *a, int fd)
 
 	setsid();
 	daemon_malloc();
+	block_stop_signals();
 	if (setup(a, &file, &fs, &e) != 0) {
 		kind = e.code == NI_EUSAGE ? USAGE : FAILED;
 		if (write(fd, &kind, 1) != 1 || write(fd, e.msg, strlen(e.msg)) < 0) {

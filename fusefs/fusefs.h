@@ -78,10 +78,12 @@ int fusefs_mount(struct fusefs *fs, const struct fusefs_opts *o,
 
 /* Serves requests with up to o->max_threads threads until the mount goes
  * away (fusermount3 -u, umount) or SIGINT, SIGTERM or SIGHUP arrives, then
- * unmounts if still mounted and writes the record. When ready_fd >= 0,
- * one byte is written to it (and it is closed) once the kernel's INIT
- * request is answered: the mount then serves requests. Returns 0 after a
- * clean unmount. */
+ * unmounts if still mounted and writes the record. The three signals are
+ * blocked in the calling thread (and so in every thread it starts) while
+ * it runs, and taken with sigwait; call it before starting threads that
+ * should not get them. When ready_fd >= 0, the byte 1 is written to it
+ * (and it is closed) once the kernel's INIT request is answered: the
+ * mount then serves requests. Returns 0 after a clean unmount. */
 int fusefs_run(struct fusefs *fs, int ready_fd, struct ni_err *e);
 
 void fusefs_get_stats(struct fusefs *fs, struct fusefs_stats *st);

@@ -13,7 +13,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root (FUSE mounts, device nodes)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 command -v fusermount3 >/dev/null || skip_all "fusermount3 is not installed"
-plan 71
+plan 74
 
 TO="timeout 60"
 chmod 711 "$T"          # other users must reach the mount points
@@ -180,6 +180,14 @@ ok "... a new mount on it clears the dead one and serves" \
 	sh -c "$TO '$NETIMG' mount --image '$T/fx.sqfs' '$T/m3' && $TO cat '$T/m3/etc/hl1' >/dev/null"
 ok "... unmount" umnt "$T/m3"
 ok "... nothing is left on the mount point" sh -c "! grep -q ' $T/m3 ' /proc/mounts"
+
+# SIGTERM to the detached daemon unmounts cleanly (no dead mount)
+ok "mount again" mnt "$T/fx.sqfs" "$T/m3"
+DPID=$(daemon_of "$T/m3")
+kill -TERM "$DPID"
+for i in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+ok "SIGTERM: the daemon exits" sh -c "! kill -0 $DPID 2>/dev/null"
+ok "... and the mount is gone, not dead" sh -c "! grep -q ' $T/m3 ' /proc/mounts && stat '$T/m3' >/dev/null"
 
 # a read that waits (as one waiting on the network would) holds up
 # nothing else: another thread serves the rest
