@@ -161,14 +161,15 @@ make_big() {
 	[ -f "$big" ] && return 0
 	log "generating $big from ${IMAGES[0]}"
 	rm -rf "$tree"
+	mkdir -p "$tree"
 	unsquashfs -q -n -d "$tree/c0" "${IMAGES[0]}" >/dev/null
 	for i in 1 2 3; do cp -a "$tree/c0" "$tree/c$i"; done
 	left=$((BENCH_BIG_MB - 4 * $(du -m --apparent-size "${IMAGES[0]}" | cut -f1)))
 	mkdir -p "$tree/random"
 	for n in $(seq $(((left + 63) / 64))); do
 		[ "$left" -gt 0 ] || break
-		openssl enc -aes-128-ctr -nosalt -pass pass:"$n" </dev/zero 2>/dev/null |
-			head -c $((64 * 1048576)) >"$tree/random/r$n"
+		head -c $((64 * 1048576)) >"$tree/random/r$n" \
+			< <(openssl enc -aes-128-ctr -nosalt -pass pass:"$n" </dev/zero 2>/dev/null)
 		left=$((left - 64))
 	done
 	mksquashfs "$tree" "$big.tmp" -comp zstd -no-duplicates -quiet -noappend >/dev/null
