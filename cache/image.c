@@ -13,11 +13,10 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/hash.h"
+#include "images/chunkidx.h"
 #include "images/manifest.h"
 
 #define META_MAX (256u << 20)
-/* The largest chunk an index may name (the layout cuts at 1 MiB). */
-#define CHUNK_MAX (8u << 20)
 /* Neighbouring chunks of a pack are fetched in one request of up to this
  * many bytes, bridging gaps of up to GAP_MAX bytes no chunk of the version
  * needs (they are received and dropped: cheaper than another request). */
@@ -57,7 +56,8 @@ struct job {
 	const char *out;       /* its name, for messages */
 	struct image_check *ic;
 	struct cache_image_stats *st;
-	json_t *index, *loc;
+	struct img_index ix;
+	struct img_locs locs;
 	char spec[160];
 };
 
@@ -95,25 +95,17 @@ static int check_meta(void *user, const uint8_t *buf, size_t len,
 	return 0;
 }
 
-static int get_json(struct job *j, const char *rel, const char *want_sha,
-		    json_t **out)
+/* A metadata file's bytes, checked against want_sha when not NULL. */
+static int get_meta(struct job *j, const char *rel, const char *want_sha,
+		    size_t max, uint8_t **buf, size_t *len)
 {
 	char what[160];
 	struct meta_check c = { .spec = j->spec, .rel = rel, .want_sha = want_sha,
 				.want_what = what };
-	uint8_t *buf = NULL;
-	size_t len;
-	int ret;
 
 	snprintf(what, sizeof(what), "hash mismatch (tampered; the manifest names %.16s...)",
 		 want_sha ? want_sha : "");
-	ret = cache_source_get_checked(j->src, rel, META_MAX, check_meta, &c,
-				       &buf, &len, j->e);
-	if (ret != 0)
-		return ret;
-	*out = json_loadb((const char *)buf, len, 0, NULL);
-	free(buf);
-	return *out ? 0 : ni_err_set(j->e, NI_EINVAL, "%s: %s: malformed", j->spec, rel);
+	return cache_source_get_checked(j->src, rel, max, check_meta, &c, buf, len, j->e);
 }
 
 static int cmp_piece(const void *a, const void *b)
@@ -148,43 +140,26 @@ static int check_overlaps(struct job *j)
 	return 0;
 }
 
-/* Pairs the signed index with the (unsigned) location file. */
+/* Pairs the signed index with the (unsigned) location file, which the
+ * decoders checked: the chunks tile the image. */
 static int plan(struct job *j)
 {
-	json_t *chunks = json_object_get(j->index, "chunks");
-	json_t *locs = json_object_get(j->loc, "chunks"), *c;
-	uint64_t pos = 0;
 	size_t i;
 
-	j->n = json_array_size(chunks);
-	if (!json_is_array(chunks) || json_array_size(locs) != j->n)
-		return ni_err_set(j->e, NI_EINVAL, "%s: index and locations disagree", j->spec);
+	j->n = j->ix.n;
 	j->p = calloc(j->n + 1, sizeof(*j->p));
 	if (j->p == NULL)
 		return ni_err_set(j->e, NI_ENOMEM, "out of memory");
-	json_array_foreach(chunks, i, c) {
-		json_t *l = json_array_get(locs, i);
+	for (i = 0; i < j->n; i++) {
 		struct piece *p = &j->p[i];
-		const char *h = json_string_value(json_array_get(c, 2));
 
 		p->chunk = i;
-		p->img_off = (uint64_t)json_integer_value(json_array_get(c, 0));
-		p->len = (uint64_t)json_integer_value(json_array_get(c, 1));
-		p->pack = json_string_value(json_array_get(l, 0));
-		p->pack_off = (uint64_t)json_integer_value(json_array_get(l, 1));
-		if (h == NULL || ni_unhex(h, p->sha, NI_SHA256_LEN) != 0 ||
-		    p->pack == NULL || strlen(p->pack) != 64 ||
-		    strspn(p->pack, "0123456789abcdef") != 64 ||
-		    p->img_off != pos || p->len == 0 || p->len > CHUNK_MAX ||
-		    p->pack_off > UINT64_MAX - CHUNK_MAX)
-			return ni_err_set(j->e, NI_EINVAL, "%s: malformed index or locations (chunk %zu)",
-					  j->spec, i);
-		pos += p->len;
+		p->img_off = j->ix.c[i].off;
+		p->len = j->ix.c[i].len;
+		memcpy(p->sha, j->ix.c[i].sha, NI_SHA256_LEN);
+		p->pack = j->locs.packs[j->locs.pack[i]];
+		p->pack_off = j->locs.off[i];
 	}
-	/* The chunks tile the image exactly: checking each one checks
-	 * every byte of it. */
-	if (pos != (uint64_t)json_integer_value(json_object_get(j->index, "image_size")))
-		return ni_err_set(j->e, NI_EINVAL, "%s: the index does not cover the image", j->spec);
 	qsort(j->p, j->n, sizeof(*j->p), cmp_piece);
 	return check_overlaps(j);
 }
@@ -442,10 +417,11 @@ static int load_meta(struct job *j, EVP_PKEY *key,
 		     const struct cache_image_req *rq, json_t **m)
 {
 	const char *name = rq->name, *version = rq->version;
-	char *rel = img_manifest_path(name, version), idx[120], loc[200];
+	char *rel = img_manifest_path(name, version), idx[120], loc[200], what[400];
 	uint8_t *buf = NULL;
 	size_t len;
 	const char *ih;
+	json_t *nch;
 	int ret;
 
 	if (rel == NULL)
@@ -467,14 +443,30 @@ static int load_meta(struct job *j, EVP_PKEY *key,
 	if (ret != 0)
 		return ret;
 	ih = json_string_value(json_object_get(json_object_get(*m, "index"), "sha256"));
-	if (ih == NULL || strlen(ih) != 64)
+	nch = json_object_get(json_object_get(*m, "index"), "chunks");
+	if (ih == NULL || strlen(ih) != 64 || !json_is_integer(nch) ||
+	    json_integer_value(nch) <= 0 || json_integer_value(nch) > (1 << 24))
 		return ni_err_set(j->e, NI_EINVAL, "%s: the manifest names no chunk index", j->spec);
-	snprintf(idx, sizeof(idx), "indexes/%s.json", ih);
+	snprintf(idx, sizeof(idx), "indexes/%s.bin", ih);
 	snprintf(loc, sizeof(loc), "locations/%s/%s.json", name, version);
-	if ((ret = get_json(j, idx, ih, &j->index)) != 0 ||
-	    (ret = get_json(j, loc, NULL, &j->loc)) != 0)
+	if ((ret = get_meta(j, idx, ih, img_index_max_size((uint64_t)json_integer_value(nch)),
+			    &buf, &len)) != 0)
 		return ret;
-	return 0;
+	snprintf(what, sizeof(what), "%s: %s", j->spec, idx);
+	ret = img_index_decode(buf, len, what, &j->ix, j->e);
+	free(buf);
+	buf = NULL;
+	if (ret == 0 && j->ix.n != (size_t)json_integer_value(nch))
+		ret = ni_err_set(j->e, NI_EINVAL, "%s: %zu chunks, the manifest says %lld", what,
+				 j->ix.n, (long long)json_integer_value(nch));
+	if (ret == 0)
+		ret = get_meta(j, loc, NULL, META_MAX, &buf, &len);
+	if (ret == 0) {
+		snprintf(what, sizeof(what), "%s: %s", j->spec, loc);
+		ret = img_locs_decode(buf, len, &j->ix, ih, what, &j->locs, j->e);
+	}
+	free(buf);
+	return ret;
 }
 
 int cache_get_image(struct cache_source *src, EVP_PKEY *key,
@@ -482,7 +474,8 @@ int cache_get_image(struct cache_source *src, EVP_PKEY *key,
 		    struct cache_image_stats *st, struct ni_err *e)
 {
 	struct job j = { .src = src, .e = e, .fd = -1, .st = st, .out = rq->out };
-	const char *out = rq->out, *want, *iwant;
+	const char *out = rq->out, *want;
+	char iwant[NI_SHA256_HEX];
 	struct ni_atomic a = { .fd = -1 };
 	unsigned long req0 = cache_source_requests(src);
 	json_t *m = NULL, *mi;
@@ -494,12 +487,12 @@ int cache_get_image(struct cache_source *src, EVP_PKEY *key,
 		goto out;
 	mi = json_object_get(m, "image");
 	want = json_string_value(json_object_get(mi, "sha256"));
-	iwant = json_string_value(json_object_get(j.index, "image_sha256"));
-	st->image_size = (uint64_t)json_integer_value(json_object_get(j.index, "image_size"));
+	ni_hex(j.ix.image_sha, NI_SHA256_LEN, iwant);
+	st->image_size = j.ix.image_size;
 	/* The manifest's image hash is the index's, which the manifest signs
 	 * by its hash: the chunk hashes, which tile the image, are what is
 	 * checked. Hashing the whole image again would add nothing. */
-	if (want == NULL || iwant == NULL || strcmp(want, iwant) != 0 ||
+	if (want == NULL || strcmp(want, iwant) != 0 ||
 	    (uint64_t)json_integer_value(json_object_get(mi, "size")) != st->image_size) {
 		ret = ni_err_set(e, NI_EINVAL, "%s: manifest and index disagree", j.spec);
 		goto out;
@@ -519,8 +512,8 @@ out:
 	if (!cache_source_is_local(src))
 		st->requests = cache_source_requests(src) - req0;
 	json_decref(m);
-	json_decref(j.index);
-	json_decref(j.loc);
+	img_index_free(&j.ix);
+	img_locs_free(&j.locs);
 	free(j.p);
 	return ret;
 }

@@ -1,5 +1,5 @@
 /* store_meta.c: cached versions' metadata, DIR/versions/NAME/VERSION/:
- * manifest (the signed file, exact bytes), index.json, locations.json,
+ * manifest (the signed file, exact bytes), index (binary), locations.json,
  * and lease (flocked by a sync in progress). */
 #include "cache/store_internal.h"
 
@@ -16,7 +16,7 @@
 
 #define META_MAX (256u << 20)
 
-static const char *const files[3] = { "manifest", "index.json", "locations.json" };
+static const char *const files[3] = { "manifest", "index", "locations.json" };
 
 static int valid(const char *s)
 {

@@ -2,9 +2,11 @@
  * verified and parsed into a chunk table. */
 #include "cache/store_version.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "images/chunkidx.h"
 #include "images/manifest.h"
 
 void cache_version_raw_free(struct cache_version_raw *raw)
@@ -24,6 +26,7 @@ void cache_version_free(struct cache_version *v)
 	json_decref(v->manifest);
 	free(v->c);
 	free(v->packs);
+	img_index_free(&v->ix);
 	cache_version_raw_free(&v->raw);
 	free(v);
 }
@@ -36,42 +39,26 @@ static int is_hex64(const char *s)
 static int parse_index(struct cache_version *v, const char *what,
 		       struct ni_err *e)
 {
-	json_t *j = json_loadb((const char *)v->raw.index, v->raw.index_len, 0, NULL);
-	json_t *chunks = json_object_get(j, "chunks"), *c;
-	const char *ish = json_string_value(json_object_get(j, "image_sha256"));
-	uint64_t pos = 0;
-	uint8_t want[NI_SHA256_LEN];
+	char w[400];
 	size_t i;
-	int ret = 0;
+	int ret;
 
-	v->n = json_array_size(chunks);
-	if (!json_is_array(chunks) || !is_hex64(ish) ||
-	    ni_unhex(ish, want, NI_SHA256_LEN) != 0 ||
-	    memcmp(want, v->image_sha, NI_SHA256_LEN) != 0 ||
-	    (v->c = calloc(v->n + 1, sizeof(*v->c))) == NULL) {
-		json_decref(j);
+	snprintf(w, sizeof(w), "%s: %s@%s: chunk index", what, v->name, v->version);
+	if ((ret = img_index_decode(v->raw.index, v->raw.index_len, w, &v->ix, e)) != 0)
+		return ret;
+	if (memcmp(v->ix.image_sha, v->image_sha, NI_SHA256_LEN) != 0 ||
+	    v->ix.image_size != v->image_size)
 		return ni_err_set(e, NI_EINVAL, "%s: %s@%s: the chunk index does not match the manifest",
 				  what, v->name, v->version);
+	v->n = v->ix.n;
+	if ((v->c = calloc(v->n + 1, sizeof(*v->c))) == NULL)
+		return ni_err_set(e, NI_ENOMEM, "out of memory");
+	for (i = 0; i < v->n; i++) {
+		v->c[i].img_off = v->ix.c[i].off;
+		v->c[i].len = v->ix.c[i].len;
+		memcpy(v->c[i].sha, v->ix.c[i].sha, NI_SHA256_LEN);
 	}
-	json_array_foreach(chunks, i, c) {
-		struct cache_chunk *p = &v->c[i];
-		const char *h = json_string_value(json_array_get(c, 2));
-
-		p->img_off = (uint64_t)json_integer_value(json_array_get(c, 0));
-		p->len = (uint64_t)json_integer_value(json_array_get(c, 1));
-		if (!is_hex64(h) || ni_unhex(h, p->sha, NI_SHA256_LEN) != 0 ||
-		    p->img_off != pos || p->len == 0 || p->len > CACHE_CHUNK_MAX) {
-			ret = ni_err_set(e, NI_EINVAL, "%s: %s@%s: malformed chunk index (chunk %zu)",
-					 what, v->name, v->version, i);
-			break;
-		}
-		pos += p->len;
-	}
-	if (ret == 0 && pos != v->image_size)
-		ret = ni_err_set(e, NI_EINVAL, "%s: %s@%s: the chunk index does not cover the image",
-				 what, v->name, v->version);
-	json_decref(j);
-	return ret;
+	return 0;
 }
 
 static int cmp_sha(const void *a, const void *b)
@@ -103,53 +90,23 @@ static int count_unique(struct cache_version *v, struct ni_err *e)
 static int parse_locations(struct cache_version *v, const uint8_t *buf,
 			   size_t len, const char *idx_hex, struct ni_err *e)
 {
-	json_t *j = json_loadb((const char *)buf, len, 0, NULL);
-	json_t *locs = json_object_get(j, "chunks"), *l;
-	const char *ih = json_string_value(json_object_get(j, "index"));
-	char (*packs)[NI_SHA256_HEX] = NULL;
-	size_t i, k, n_packs = 0;
-	int ret = 0;
+	struct img_locs l;
+	char w[300];
+	size_t i;
+	int ret;
 
-	if (!json_is_array(locs) || json_array_size(locs) != v->n ||
-	    (ih != NULL && strcmp(ih, idx_hex) != 0)) {
-		json_decref(j);
-		return ni_err_set(e, NI_EINVAL, "%s@%s: the location file does not match the chunk index",
-				  v->name, v->version);
-	}
-	json_array_foreach(locs, i, l) {
-		const char *p = json_string_value(json_array_get(l, 0));
-		json_t *off = json_array_get(l, 1);
-
-		if (!is_hex64(p) || !json_is_integer(off) || json_integer_value(off) < 0) {
-			ret = ni_err_set(e, NI_EINVAL, "%s@%s: malformed location file (chunk %zu)",
-					 v->name, v->version, i);
-			break;
-		}
-		/* packs are few: a linear search from the last one found */
-		for (k = n_packs; k > 0 && strcmp(packs[k - 1], p) != 0; k--)
-			;
-		if (k == 0) {
-			void *np = realloc(packs, (n_packs + 1) * sizeof(*packs));
-
-			if (np == NULL) {
-				ret = ni_err_set(e, NI_ENOMEM, "out of memory");
-				break;
-			}
-			packs = np;
-			memcpy(packs[n_packs++], p, NI_SHA256_HEX);
-			k = n_packs;
-		}
-		v->c[i].pack = (uint32_t)(k - 1);
-		v->c[i].pack_off = (uint64_t)json_integer_value(off);
-	}
-	json_decref(j);
-	if (ret != 0) {
-		free(packs);
+	snprintf(w, sizeof(w), "%s@%s: location file", v->name, v->version);
+	if ((ret = img_locs_decode(buf, len, &v->ix, idx_hex, w, &l, e)) != 0)
 		return ret;
+	for (i = 0; i < v->n; i++) {
+		v->c[i].pack = l.pack[i];
+		v->c[i].pack_off = l.off[i];
 	}
 	free(v->packs);
-	v->packs = packs;
-	v->n_packs = n_packs;
+	v->packs = l.packs;
+	v->n_packs = l.n_packs;
+	l.packs = NULL;
+	img_locs_free(&l);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 #include "common/hash.h"
+#include "images/chunkidx.h"
 
 /* A chunk's largest length: 8 MiB, as `fetch` accepts. */
 #define CACHE_CHUNK_MAX (8u << 20)
@@ -44,6 +45,7 @@ struct cache_version {
 	/* sum of the lengths of the distinct chunks (a chunk may repeat) */
 	uint64_t unique_bytes;
 	struct cache_version_raw raw;  /* owned */
+	struct img_index ix;       /* the decoded index (locations need it) */
 };
 
 /* Verifies raw (taken over: freed with the version, or on failure) and

@@ -13,8 +13,6 @@
 
 #include "images/manifest.h"
 
-#define META_MAX (256u << 20)
-
 void cache_vimage_opts_init(struct cache_vimage_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -34,36 +32,6 @@ int64_t vimg_now_ms(void)
 }
 
 /* ---- metadata ---- */
-
-static int fetch_meta(struct vsrc *src, const struct cache_vimage_opts *o,
-		      struct cache_version_raw *raw, uint64_t *fetched,
-		      struct ni_err *e)
-{
-	char *rel = img_manifest_path(o->name, o->version), idx[120], loc[200];
-	json_t *m = NULL;
-	const char *ih;
-	int ret;
-
-	if (rel == NULL)
-		return ni_err_set(e, NI_ENOMEM, "out of memory");
-	ret = vsrc_get(src, rel, META_MAX, &raw->manifest, &raw->manifest_len, e);
-	if (ret == NI_ENOENT)
-		ret = ni_err_set(e, NI_ENOENT, "%s@%s: no such version", o->name, o->version);
-	if (ret == 0)
-		ret = img_manifest_open(o->key, rel, raw->manifest, raw->manifest_len, &m, e);
-	free(rel);
-	if (ret != 0)
-		return ret;
-	ih = json_string_value(json_object_get(json_object_get(m, "index"), "sha256"));
-	snprintf(idx, sizeof(idx), "indexes/%.64s.json", ih ? ih : "");
-	snprintf(loc, sizeof(loc), "locations/%s/%s.json", o->name, o->version);
-	json_decref(m);
-	if ((ret = vsrc_get(src, idx, META_MAX, &raw->index, &raw->index_len, e)) != 0 ||
-	    (ret = vsrc_get(src, loc, META_MAX, &raw->locations, &raw->locations_len, e)) != 0)
-		return ret;
-	*fetched = raw->manifest_len + raw->index_len + raw->locations_len;
-	return 0;
-}
 
 int cache_vimage_load_version(struct cache_store *st,
 			      const struct cache_vimage_opts *o,
@@ -100,7 +68,7 @@ int cache_vimage_load_version(struct cache_store *st,
 	if ((ret = vsrc_open(&src, o->repo, &fo, e)) != 0)
 		return ret;
 	memset(&raw, 0, sizeof(raw));
-	ret = fetch_meta(&src, o, &raw, fetched, e);
+	ret = vimg_fetch_meta(st, &src, o, &raw, fetched, e);
 	vsrc_close(&src);
 	if (ret != 0) {
 		cache_version_raw_free(&raw);

@@ -26,6 +26,16 @@ int vsrc_get(struct vsrc *s, const char *rel, size_t max, uint8_t **out,
 int vsrc_ranges(struct vsrc *s, const char *rel, const struct cache_range *r,
 		size_t n, cache_range_sink sink, void *user, struct ni_err *e);
 
+/* vimage_meta.c: NAME@VERSION's manifest, chunk index and location file
+ * from the repository, as exact bytes for cache_version_load (which
+ * checks them). The index comes as a delta from the index of a version
+ * of the same name the cache holds pinned when the repository has one
+ * and it rebuilds the signed bytes; else whole. *fetched: bytes received. */
+int vimg_fetch_meta(struct cache_store *st, struct vsrc *src,
+		    const struct cache_vimage_opts *o,
+		    struct cache_version_raw *raw, uint64_t *fetched,
+		    struct ni_err *e);
+
 /* A verified chunk in memory. */
 struct ment {
 	size_t idx;

@@ -206,6 +206,20 @@ static int index_kept(struct gc *g, const char *hex)
 	return 0;
 }
 
+/* indexes/: HEX.bin, a kept version's index, and HEX.from-OLD, a delta
+ * to it, stay; anything else named by a hash goes (format 1's HEX.json
+ * too). */
+static int index_file_kept(struct gc *g, const char *name)
+{
+	const char *rest = name + 64;
+
+	if (strcmp(rest, ".bin") != 0 &&
+	    !(strncmp(rest, ".from-", 6) == 0 && strlen(rest + 6) == 64 &&
+	      strspn(rest + 6, "0123456789abcdef") == 64))
+		return 0;
+	return index_kept(g, name);
+}
+
 static int cmp_strp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -218,15 +232,16 @@ static int blob_kept(struct gc *g, const char *hex)
 	return g->nb && bsearch(&key, g->blobs, g->nb, sizeof(*g->blobs), cmp_strp) != NULL;
 }
 
-/* Content-named files in public/TOP (64 hex digits and suffix) that kept
- * does not keep, and leftovers of writers stopped by a crash
+/* Content-named files in public/TOP (64 hex digits and suffix, or any
+ * name starting with 64 hex digits when suffix is NULL) that kept does
+ * not keep, and leftovers of writers stopped by a crash
  * (.new.XXXXXX, NAME.tmp.XXXXXX: only writers holding the lock write
  * here, and gc holds it); with kept NULL, only the leftovers. */
 static int sweep(struct gc *g, const char *top, enum img_gc_what what,
 		 int (*kept)(struct gc *g, const char *hex), const char *suffix)
 {
 	char *dir = img_repo_path(&g->repo, top), rel[300];
-	size_t sl = strlen(suffix);
+	size_t sl = suffix ? strlen(suffix) : 0;
 	struct dirent *de;
 	DIR *d;
 	int ret = 0;
@@ -240,9 +255,11 @@ static int sweep(struct gc *g, const char *top, enum img_gc_what what,
 		int leftover = strncmp(de->d_name, ".new.", 5) == 0 ||
 			       strstr(de->d_name, ".tmp.") != NULL;
 
-		if (!leftover && (kept == NULL || n != 64 + sl ||
+		if (!leftover && (kept == NULL ||
 				  strspn(de->d_name, "0123456789abcdef") != 64 ||
-				  strcmp(de->d_name + 64, suffix) != 0 || kept(g, de->d_name)))
+				  (suffix != NULL && (n != 64 + sl ||
+						      strcmp(de->d_name + 64, suffix) != 0)) ||
+				  kept(g, de->d_name)))
 			continue;
 		snprintf(rel, sizeof(rel), "%s/%s", top, de->d_name);
 		if ((ret = gc_unlink(g, rel, &bytes)) == 0)
@@ -338,7 +355,7 @@ static int run(struct gc *g)
 	if (ret == 0)
 		ret = remove_orphans(g, "attachments", 0);
 	if (ret == 0)
-		ret = sweep(g, "indexes", IMG_GC_INDEX, index_kept, ".json");
+		ret = sweep(g, "indexes", IMG_GC_INDEX, index_file_kept, NULL);
 	if (ret == 0)
 		ret = remove_packs(g);
 	if (ret == 0)

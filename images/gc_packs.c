@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/grow.h"
+#include "images/chunkidx.h"
 #include "images/gc_internal.h"
 
 #define META_MAX (256u << 20)
@@ -121,74 +122,89 @@ static struct gc_chunk *chunk_at(struct gc_pack *p, uint64_t off)
 	return p->n ? bsearch(&key, p->c, p->n, sizeof(key), cmp_chunk) : NULL;
 }
 
-static int read_json(struct gc *g, const char *rel, const char *want_sha, json_t **out)
+static int read_meta(struct gc *g, const char *rel, const char *want_sha,
+		     char **buf, size_t *len)
 {
-	char *path = img_repo_path(&g->repo, rel), *buf = NULL, hex[NI_SHA256_HEX];
+	char *path = img_repo_path(&g->repo, rel), hex[NI_SHA256_HEX];
 	uint8_t d[NI_SHA256_LEN];
-	size_t len;
 	int ret;
 
-	*out = NULL;
+	*buf = NULL;
 	if (path == NULL)
 		return ni_err_set(g->e, NI_ENOMEM, "out of memory");
-	ret = ni_read_file(path, META_MAX, &buf, &len, g->e);
+	ret = ni_read_file(path, META_MAX, buf, len, g->e);
 	if (ret == 0 && want_sha != NULL) {
-		ni_sha256_buf(buf, len, d);
+		ni_sha256_buf(*buf, *len, d);
 		ni_hex(d, sizeof(d), hex);
 		if (strcmp(hex, want_sha) != 0)
 			ret = ni_err_set(g->e, NI_EHASH, "%s: hash mismatch (tampered?)", path);
 	}
-	if (ret == 0 && (*out = json_loadb(buf, len, 0, NULL)) == NULL)
-		ret = ni_err_set(g->e, NI_EINVAL, "%s: malformed", path);
-	free(buf);
+	if (ret != 0) {
+		free(*buf);
+		*buf = NULL;
+	}
 	free(path);
+	return ret;
+}
+
+/* A kept version's chunk index (checked against the hash its verified
+ * manifest names) and location file, decoded. */
+static int load_version(struct gc *g, const struct gc_ver *v, struct img_index *ix,
+			struct img_locs *l)
+{
+	char rel[300], what[400], *buf;
+	size_t len;
+	int ret;
+
+	snprintf(rel, sizeof(rel), "indexes/%s.bin", v->index_sha);
+	if ((ret = read_meta(g, rel, v->index_sha, &buf, &len)) != 0)
+		return ret;
+	snprintf(what, sizeof(what), "%s/%s", g->repo.pub, rel);
+	ret = img_index_decode(buf, len, what, ix, g->e);
+	free(buf);
+	if (ret != 0)
+		return ret;
+	snprintf(rel, sizeof(rel), "locations/%s/%s.json", v->name, v->version);
+	if ((ret = read_meta(g, rel, NULL, &buf, &len)) == 0) {
+		snprintf(what, sizeof(what), "%s/%s", g->repo.pub, rel);
+		ret = img_locs_decode(buf, len, ix, v->index_sha, what, l, g->e);
+		free(buf);
+	}
+	if (ret != 0)
+		img_index_free(ix);
 	return ret;
 }
 
 /* Marks the chunks one kept version uses, checking every location. */
 static int mark_version(struct gc *g, const struct gc_ver *v)
 {
-	char rel[300], spec[200];
-	json_t *idx = NULL, *loc = NULL, *c;
+	char spec[200];
+	struct img_index ix;
+	struct img_locs l;
 	size_t i;
 	int ret;
 
 	snprintf(spec, sizeof(spec), "%s@%s", v->name, v->version);
-	snprintf(rel, sizeof(rel), "indexes/%s.json", v->index_sha);
-	if ((ret = read_json(g, rel, v->index_sha, &idx)) != 0)
-		goto out;
-	snprintf(rel, sizeof(rel), "locations/%s/%s.json", v->name, v->version);
-	if ((ret = read_json(g, rel, NULL, &loc)) != 0)
-		goto out;
-	if (json_array_size(json_object_get(idx, "chunks")) !=
-	    json_array_size(json_object_get(loc, "chunks"))) {
-		ret = ni_err_set(g->e, NI_EINVAL, "%s: index and locations disagree", spec);
-		goto out;
-	}
-	json_array_foreach(json_object_get(idx, "chunks"), i, c) {
-		json_t *l = json_array_get(json_object_get(loc, "chunks"), i);
-		const char *pack = json_string_value(json_array_get(l, 0));
-		const char *h = json_string_value(json_array_get(c, 2));
-		uint64_t off = (uint64_t)json_integer_value(json_array_get(l, 1));
-		uint8_t sha[NI_SHA256_LEN];
-		struct gc_pack *p = pack && is_hex64(pack) ? pack_of(g, pack, 0) : NULL;
-		struct gc_chunk *k = p && p->has_pack ? chunk_at(p, off) : NULL;
+	if ((ret = load_version(g, v, &ix, &l)) != 0)
+		return ret;
+	for (i = 0; i < ix.n; i++) {
+		const char *pack = l.packs[l.pack[i]];
+		struct gc_pack *p = pack_of(g, pack, 0);
+		struct gc_chunk *k = p && p->has_pack ? chunk_at(p, l.off[i]) : NULL;
 
-		if (h == NULL || ni_unhex(h, sha, sizeof(sha)) != 0 || k == NULL ||
-		    k->len != (uint64_t)json_integer_value(json_array_get(c, 1)) ||
-		    memcmp(k->sha, sha, sizeof(sha)) != 0) {
+		if (k == NULL || k->len != ix.c[i].len ||
+		    memcmp(k->sha, ix.c[i].sha, NI_SHA256_LEN) != 0) {
 			ret = ni_err_set(g->e, NI_EINVAL,
 					 "%s: chunk %zu is not where its location file says (pack %.16s..., offset %llu); gc stops: run netimg verify",
-					 spec, i, pack ? pack : "?", (unsigned long long)off);
+					 spec, i, pack, (unsigned long long)l.off[i]);
 			break;
 		}
 		if (!k->live)
 			p->live += k->len;
 		k->live = 1;
 	}
-out:
-	json_decref(idx);
-	json_decref(loc);
+	img_index_free(&ix);
+	img_locs_free(&l);
 	return ret;
 }
 
@@ -345,31 +361,49 @@ int gc_rewrite_packs(struct gc *g)
  * rename); it is unsigned, and every chunk is checked by clients anyway. */
 static int relocate(struct gc *g, const struct gc_ver *v)
 {
-	char rel[300], *text;
-	json_t *loc = NULL, *l, *chunks;
+	char rel[300], *text = NULL;
+	const char **names = NULL;
+	struct img_index ix;
+	struct img_locs l;
 	size_t i;
 	int ret, changed = 0;
 
-	snprintf(rel, sizeof(rel), "locations/%s/%s.json", v->name, v->version);
-	if ((ret = read_json(g, rel, NULL, &loc)) != 0)
+	if ((ret = load_version(g, v, &ix, &l)) != 0)
 		return ret;
-	chunks = json_object_get(loc, "chunks");
-	json_array_foreach(chunks, i, l) {
-		struct gc_pack *p = pack_of(g, json_string_value(json_array_get(l, 0)), 0);
+	if ((names = calloc(l.n_packs, sizeof(*names))) == NULL) {
+		ret = ni_err_set(g->e, NI_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < l.n_packs; i++)
+		names[i] = l.packs[i];
+	for (i = 0; i < ix.n; i++) {
+		struct gc_pack *p = pack_of(g, l.packs[l.pack[i]], 0);
 		struct gc_chunk *k;
 
 		if (p == NULL || p->fate != GC_REWRITE)
 			continue;
-		k = chunk_at(p, (uint64_t)json_integer_value(json_array_get(l, 1)));
-		json_array_set_new(chunks, i, json_pack("[sI]", p->new_name, (json_int_t)k->new_off));
+		k = chunk_at(p, l.off[i]);
+		l.off[i] = k->new_off;
 		changed = 1;
 	}
-	text = changed ? json_dumps(loc, JSON_COMPACT) : NULL;
-	if (changed)
+	/* the packs rewritten are named by their new name from here on */
+	for (i = 0; changed && i < l.n_packs; i++) {
+		struct gc_pack *p = pack_of(g, l.packs[i], 0);
+
+		if (p != NULL && p->fate == GC_REWRITE)
+			names[i] = p->new_name;
+	}
+	if (changed) {
+		snprintf(rel, sizeof(rel), "locations/%s/%s.json", v->name, v->version);
+		text = img_locs_encode(v->index_sha, &ix, names, l.pack, l.off);
 		ret = text ? img_repo_write(&g->repo, rel, text, strlen(text), g->e)
 			   : ni_err_set(g->e, NI_ENOMEM, "out of memory");
+	}
+out:
 	free(text);
-	json_decref(loc);
+	free(names);
+	img_index_free(&ix);
+	img_locs_free(&l);
 	return ret;
 }
 

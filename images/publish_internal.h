@@ -38,6 +38,11 @@ int img_valid_name(const char *s);
 int img_load_known(struct pctx *p);
 int img_write_pack(struct pctx *p);
 int img_write_version(struct pctx *p);
+/* publish_delta.c: indexes/NEW.from-OLD for the last few versions of the
+ * same name published before (OLD their index's hash); none when a delta
+ * would save little. */
+int img_write_index_deltas(struct pctx *p, const uint8_t *idx, size_t len,
+			   const char *idx_hex);
 /* Rewrites public/versions/index.json from the manifests in versions/,
  * leaving out those skip (when not NULL) returns true for (gc writes the
  * list without the versions it is about to remove, before it removes

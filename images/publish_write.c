@@ -14,6 +14,7 @@
 #include "common/fsutil.h"
 #include "common/grow.h"
 #include "images/attach.h"
+#include "images/chunkidx.h"
 #include "images/keys.h"
 #include "images/publish_internal.h"
 #include "images/sign.h"
@@ -263,44 +264,23 @@ static char *dump_free(json_t *j, size_t flags)
 	return s;
 }
 
-static int write_named(struct pctx *p, const char *dir, const char *text,
-		       char hex[NI_SHA256_HEX])
+/* The version's chunk index (format 2), from the layout and the hashes. */
+static int make_index(struct pctx *p, struct img_index *ix)
 {
-	uint8_t d[NI_SHA256_LEN];
-	char name[160];
-
-	ni_sha256_buf(text, strlen(text), d);
-	ni_hex(d, sizeof(d), hex);
-	snprintf(name, sizeof(name), "%s/%s.json", dir, hex);
-	return img_repo_write(&p->repo, name, text, strlen(text), p->e);
-}
-
-static json_t *index_json(struct pctx *p)
-{
-	json_t *a = json_array();
-	char hex[NI_SHA256_HEX];
 	size_t i;
 
+	memset(ix, 0, sizeof(*ix));
+	if ((ix->c = calloc(p->lay.n + 1, sizeof(*ix->c))) == NULL)
+		return ni_err_set(p->e, NI_ENOMEM, "out of memory");
+	ix->n = p->lay.n;
+	ix->image_size = p->lay.size;
+	memcpy(ix->image_sha, p->image_sha, NI_SHA256_LEN);
 	for (i = 0; i < p->lay.n; i++) {
-		ni_hex(p->sha[i], NI_SHA256_LEN, hex);
-		json_array_append_new(a, json_pack("[IIs]", (json_int_t)p->lay.c[i].off,
-						   (json_int_t)p->lay.c[i].len, hex));
+		ix->c[i].off = p->lay.c[i].off;
+		ix->c[i].len = p->lay.c[i].len;
+		memcpy(ix->c[i].sha, p->sha[i], NI_SHA256_LEN);
 	}
-	ni_hex(p->image_sha, NI_SHA256_LEN, hex);
-	return json_pack("{s:i, s:I, s:s, s:o}", "format", 1, "image_size",
-			 (json_int_t)p->lay.size, "image_sha256", hex, "chunks", a);
-}
-
-static json_t *locations_json(struct pctx *p, const char *index_hex)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < p->lay.n; i++)
-		json_array_append_new(a, json_pack("[sI]", p->packs[p->loc_pack[i]],
-						   (json_int_t)p->loc_off[i]));
-	return json_pack("{s:i, s:s, s:o}", "format", 1, "index", index_hex,
-			 "chunks", a);
+	return 0;
 }
 
 static json_t *manifest_json(struct pctx *p, const char *index_hex)
@@ -364,18 +344,35 @@ static int sign_manifest(struct pctx *p, const char *text)
 
 int img_write_version(struct pctx *p)
 {
-	char idx_hex[NI_SHA256_HEX], loc[200], *text;
+	char idx_hex[NI_SHA256_HEX], rel[200], *text;
+	struct img_index ix;
+	uint8_t *idx = NULL, d[NI_SHA256_LEN];
+	size_t idx_len;
 	int ret;
 
-	text = dump_free(index_json(p), JSON_COMPACT);
-	ret = text ? write_named(p, "indexes", text, idx_hex)
-		   : ni_err_set(p->e, NI_ENOMEM, "out of memory");
-	free(text);
-	if (ret != 0)
+	if ((ret = make_index(p, &ix)) != 0)
 		return ret;
-	text = dump_free(locations_json(p, idx_hex), JSON_COMPACT);
-	snprintf(loc, sizeof(loc), "locations/%s/%s.json", p->name, p->version);
-	ret = text ? img_repo_write(&p->repo, loc, text, strlen(text), p->e)
+	if ((ret = img_index_encode(&ix, &idx, &idx_len, p->e)) != 0) {
+		img_index_free(&ix);
+		return ret;
+	}
+	ni_sha256_buf(idx, idx_len, d);
+	ni_hex(d, sizeof(d), idx_hex);
+	snprintf(rel, sizeof(rel), "indexes/%s.bin", idx_hex);
+	ret = img_repo_write(&p->repo, rel, idx, idx_len, p->e);
+	/* deltas from the index of the versions clients are likely to hold */
+	if (ret == 0)
+		ret = img_write_index_deltas(p, idx, idx_len, idx_hex);
+	free(idx);
+	if (ret != 0) {
+		img_index_free(&ix);
+		return ret;
+	}
+	text = img_locs_encode(idx_hex, &ix, (const char *const *)p->packs,
+			       p->loc_pack, p->loc_off);
+	img_index_free(&ix);
+	snprintf(rel, sizeof(rel), "locations/%s/%s.json", p->name, p->version);
+	ret = text ? img_repo_write(&p->repo, rel, text, strlen(text), p->e)
 		   : ni_err_set(p->e, NI_ENOMEM, "out of memory");
 	free(text);
 	if (ret != 0)

@@ -52,6 +52,39 @@ jget() {
 		my $d = decode_json(<$f>); my $r = eval $ARGV[1]; die $@ if $@;
 		print defined $r ? $r : "null";' "$1" "$2"
 }
+# idx_chunks INDEX-FILE: a chunk index (format 2, binary) as lines
+# "OFFSET LENGTH SHA256", in image order.
+idx_chunks() {
+	perl -e '
+		local $/; open(my $f, "<:raw", $ARGV[0]) or die "$ARGV[0]: $!"; my $d = <$f>;
+		substr($d, 0, 16) eq "netimg-index-v2\n" or die "$ARGV[0]: not a chunk index\n";
+		my ($n, $p, $off) = (unpack("Q<", substr($d, 56, 8)), 64, 0);
+		for (1 .. $n) {
+			my ($v, $s, $b) = (0, 0);
+			do { $b = ord(substr($d, $p++, 1)); $v |= ($b & 0x7f) << $s; $s += 7 } while ($b & 0x80);
+			print "$off $v ", unpack("H64", substr($d, $p, 32)), "\n";
+			$p += 32; $off += $v;
+		}' "$1"
+}
+# idx_file PUBLIC NAME VERSION: the path of NAME@VERSION's chunk index.
+idx_file() {
+	echo "$1/indexes/$(perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!";
+		my $m = <$f>; $m =~ s/^[^\n]*\n//; print decode_json($m)->{index}{sha256}' "$1/versions/$2/$3.json").bin"
+}
+# loc_packs PUBLIC NAME VERSION: the packs NAME@VERSION's location file
+# names, one a line.
+loc_packs() { jget "$1/locations/$2/$3.json" 'join "\n", @{$d->{packs}}'; }
+# ver_chunks PUBLIC NAME VERSION: NAME@VERSION's chunks, from its index
+# and location file, as lines "IMAGE-OFFSET LENGTH SHA256 PACK PACK-OFFSET".
+ver_chunks() {
+	idx_chunks "$(idx_file "$1" "$2" "$3")" | perl -MJSON::PP -e '
+		local $/; open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!"; my $l = decode_json(<$f>);
+		$/ = "\n"; my @c = map { [split] } <STDIN>; my $i = 0;
+		for my $r (@{$l->{runs}}) {
+			my ($p, $off, $n) = @$r;
+			for (1 .. $n) { my $c = $c[$i++]; print "@$c[0 .. 2] $l->{packs}[$p] $off\n"; $off += $c->[1] }
+		}' "$1/locations/$2/$3.json"
+}
 # serve_repo DIR: starts `netimg serve` on DIR (a free port on 127.0.0.1,
 # stopped by cleanup) and sets URL to its address and SERVE_LOG to its
 # access log (and stderr).

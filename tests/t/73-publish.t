@@ -3,7 +3,7 @@
 # versions, immutability, and that the published files rebuild the image
 # byte for byte (chunk index + location file + packs), signed manifest.
 . "$(dirname "$0")/../lib.sh"
-plan 25
+plan 28
 R=$T/repo
 BB=$CACHE/busybox-base.tar
 [ -f "$BB" ] || { echo "# no $BB (scripts/prepare-fixtures)"; }
@@ -17,21 +17,18 @@ recipe() {
 	} >"$T/$1-$2.ini"
 }
 # rebuild IMAGE_OUT NAME VERSION: the image from the repository's files
+# (the index and location file read by tests/lib.sh's own decoder)
 rebuild() {
-	perl -MJSON::PP -e '
-		my ($pub, $name, $ver, $out) = @ARGV;
-		sub slurp { local $/; open(my $f, "<", $_[0]) or die "$_[0]: $!"; <$f> }
-		my $loc = decode_json(slurp("$pub/locations/$name/$ver.json"));
-		my $idx = decode_json(slurp("$pub/indexes/$loc->{index}.json"));
+	ver_chunks "$R/public" "$2" "$3" | perl -e '
+		my ($pub, $out) = @ARGV;
 		open(my $o, ">", $out) or die; binmode $o;
-		my $i = 0;
-		for my $c (@{$idx->{chunks}}) {
-			my ($off, $len, $sha) = @$c; my ($pack, $poff) = @{$loc->{chunks}[$i++]};
+		while (<STDIN>) {
+			my ($off, $len, $sha, $pack, $poff) = split;
 			open(my $p, "<", "$pub/packs/$pack.pack") or die; binmode $p;
 			seek($p, $poff, 0); read($p, my $d, $len) == $len or die "short";
 			die "offset" unless tell($o) == $off;
 			print $o $d;
-		}' "$R/public" "$2" "$3" "$1"
+		}' "$R/public" "$1"
 }
 
 ok "init makes a repository" "$NETIMG" init --repo "$R"
@@ -56,6 +53,11 @@ ok "... byte for byte" cmp "$T/v1.sqfs" "$T/r1.sqfs"
 is "$(find "$R/public" -type f ! -perm -0444 | wc -l)" 0 "every file in public/ is world-readable"
 is "$(find "$R/public" -name '*.key' -o -name 'lock' | wc -l)" 0 "nothing private is in public/"
 is "$(ls "$R/public/packs" | grep -c '\.pack$')" 1 "one pack"
+I1=$(idx_file "$R/public" bb 1)
+is "$(head -c 16 "$I1")" "netimg-index-v2" "the chunk index is binary, format 2"
+is "$(sha256sum <"$I1" | cut -d' ' -f1).bin" "$(basename "$I1")" "... named by its SHA-256"
+is "$(jget "$R/public/locations/bb/1.json" '$d->{format} . " " . scalar(@{$d->{runs}})')" "2 1" \
+	"the location file says in one run that all chunks follow each other in the one pack"
 
 # v2: the same base with one file added by a patch: a small second pack
 mkdir -p "$T/p/etc"

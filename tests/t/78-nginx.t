@@ -16,7 +16,7 @@ printf '[image]\nname = bb\nversion = 1\nepoch = 1767225600\n[base]\nsource = %s
 "$NETIMG" publish --repo "$R" "$T/bb.sqfs" >/dev/null
 "$NETIMG" point --repo "$R" stable bb@1 >/dev/null
 PACK=$(cd "$P" && ls packs/*.pack | head -1)
-IDX=$(cd "$P" && ls indexes/*.json | head -1)
+IDX=$(cd "$P" && ls indexes/*.bin | head -1)
 echo partial >"$P/packs/x.pack.tmp.AbC123"
 echo dot >"$P/.hidden"
 mkdir -p "$P/boot" "$P/ipxe/channels"
@@ -58,7 +58,7 @@ ok "... the pack is untouched" cmp "$P/$PACK" "$T/bb.sqfs"
 get "${PACK%.pack}.idx"
 is "$CODE $(hdr Cache-Control)" "200 $IMM" "a pack's .idx: immutable"
 get "$IDX"
-is "$CODE $(hdr Content-Type) $(hdr Cache-Control)" "200 application/json $IMM" "a chunk index: application/json, immutable"
+is "$CODE $(hdr Content-Type) $(hdr Cache-Control)" "200 application/octet-stream $IMM" "a chunk index (binary): application/octet-stream, immutable"
 get versions/bb/1.json
 is "$CODE $(hdr Content-Type) $(hdr Cache-Control)" "200 application/json $IMM" "a manifest: application/json, immutable"
 get versions/index.json

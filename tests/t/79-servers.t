@@ -44,8 +44,8 @@ count() { grep -Ec -- "$2" "$1"; }
 # folder: $T/site/public/CASE/ is a whole public/ folder, tampered one way.
 S=$T/site/public
 mkdir -p "$S"
-P1=$(jget "$R/public/locations/bb/1.json" '$d->{chunks}[0][0]')
-IDX1=indexes/$(jget <(tail -n +2 "$R/public/versions/bb/1.json") '$d->{index}{sha256}').json
+P1=$(jget "$R/public/locations/bb/1.json" '$d->{packs}[$d->{runs}[0][0]]')
+IDX1=indexes/$(basename "$(idx_file "$R/public" bb 1)")
 test -f "$R/public/packs/$P1.pack" -a -f "$R/public/$IDX1" || bail "no pack or index for bb@1"
 for c in good chunk manifest index pointer otherkey truncman truncpack nopack; do
 	cp -a "$R/public" "$S/$c"
@@ -56,7 +56,7 @@ flip() { # FILE OFFSET: flips one byte
 }
 flip "$S/chunk/packs/$P1.pack" 100000
 perl -0777 -pi -e 's/"bb"/"bx"/' "$S/manifest/versions/bb/1.json"
-perl -0777 -pi -e 's/"format":1/"format":1 /' "$S/index/$IDX1"
+flip "$S/index/$IDX1" 100
 perl -0777 -pi -e 's/"bb\@1"/"bb\@2"/' "$S/pointer/channels/stable.json"
 truncate -s 400 "$S/truncman/versions/bb/1.json"
 truncate -s 500000 "$S/truncpack/packs/$P1.pack"
@@ -195,7 +195,7 @@ for srv in serve nginx; do
 	bad "$srv: a tampered manifest, reached by its channel" \
 		'^netimg: bb@1: versions/bb/1.json: the manifest is not the one the channel pointer names$' "${U}manifest/" stable
 	bad "$srv: a tampered chunk index" \
-		"^netimg: bb@1: indexes/$HEX\\.json: hash mismatch \\(tampered; the manifest names [0-9a-f]{16}\\.\\.\\.\\)\$" \
+		"^netimg: bb@1: indexes/$HEX\\.bin: hash mismatch \\(tampered; the manifest names [0-9a-f]{16}\\.\\.\\.\\)\$" \
 		"${U}index/" bb@1
 	bad "$srv: a tampered pointer" \
 		'^netimg: channels/stable\.json: bad signature \(tampered\)$' "${U}pointer/" stable "$T/st-ptr-$srv"

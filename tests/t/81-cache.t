@@ -59,13 +59,10 @@ pack_bytes() { awk '/\.pack / { n += $10 } END { print n + 0 }' "$1"; }
 requests() { wc -l <"$1"; }
 # bytes of the chunks of version B that version A lacks, from the indexes
 new_bytes() {
-	perl -MJSON::PP -e '
-		sub idx { my ($v) = @_; open(my $f, "<", "$ARGV[0]/public/versions/bb/$v.json") or die;
-			local $/; my $m = <$f>; $m =~ s/^[^\n]*\n//; my $h = decode_json($m)->{index}{sha256};
-			open(my $g, "<", "$ARGV[0]/public/indexes/$h.json") or die; return decode_json(<$g>)->{chunks}; }
-		my %a = map { $_->[2] => 1 } @{idx($ARGV[1])}; my (%seen, $n);
-		for (@{idx($ARGV[2])}) { $n += $_->[1] unless $a{$_->[2]} || $seen{$_->[2]}++ }
-		print $n + 0' "$R" "$1" "$2"
+	idx_chunks "$(idx_file "$R/public" bb "$1")" >"$T/.nb1"
+	idx_chunks "$(idx_file "$R/public" bb "$2")" |
+		awk 'NR == FNR { have[$3] = 1; next } !($3 in have) && !($3 in seen) { seen[$3] = 1; n += $2 }
+		     END { print n + 0 }' "$T/.nb1" -
 }
 sj() { "$NETIMG" "$@" --json >"$T/.j" 2>"$T/.jerr"; }
 SIZE1=$(stat -c %s "$T/bb1.sqfs")

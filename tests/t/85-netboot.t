@@ -92,8 +92,8 @@ is "$(booted "$T/c3")" 2 "point stable -> bb@2: machine a boots bb@2 (with the r
 # instead, saying so; and a machine whose script names a version its
 # channel never pointed at refuses it.
 "$NETIMG" rollback --repo "$R" stable >/dev/null
-p1=$(jget "$P/locations/bb/1.json" 'join "\n", map { $_->[0] } @{$d->{chunks}}' | sort -u)
-p2=$(jget "$P/locations/bb/2.json" 'join "\n", map { $_->[0] } @{$d->{chunks}}' | sort -u | grep -v -F -x "$p1" | head -n 1)
+p1=$(loc_packs "$P" bb 1 | sort -u)
+p2=$(loc_packs "$P" bb 2 | sort -u | grep -v -F -x "$p1" | head -n 1)
 ok "bb@2 has a pack of its own" test -n "$p2"
 printf '\377' | dd of="$P/packs/$p2.pack" bs=1 seek=0 conv=notrunc status=none
 "$NETIMG" point --repo "$R" never bb@1 >/dev/null

@@ -15,6 +15,9 @@ extern const struct unit_test unit_sign_tests[];
 /* test_units.c */
 extern const struct unit_test unit_units_tests[];
 
+/* test_chunkidx.c */
+extern const struct unit_test unit_chunkidx_tests[];
+
 /* test_fusefs.c */
 extern const struct unit_test unit_fusefs_tests[];
 
@@ -24,6 +27,7 @@ static const struct unit_test *const tables[] = {
 	unit_sign_tests,
 	unit_units_tests,
 	unit_fusefs_tests,
+	unit_chunkidx_tests,
 	NULL,
 };
 
