@@ -117,7 +117,8 @@ for p in $(comm -13 "$W/packs1" "$W/packs2" | grep '\.pack$' || true); do
 done
 PUBLISHED=$(cat "$W/publish2.txt")
 # The files v2's publish added besides its pack: pack index, chunk index,
-# location file, manifest (and the rewritten versions list).
+# index delta from v1's, location file, manifest (and the rewritten
+# versions list).
 comm -13 "$W/public1" "$W/public2" | awk '$1 !~ /\.pack$/ { print $2, $1 }' >"$W/files-v2"
 NEW_FILES=$(awk '{ s += $1 } END { print s + 0 }' "$W/files-v2")
 
@@ -184,7 +185,7 @@ echo "| (a) netimg: new to the repository for v2 | $NEW_A | $(kb "$NEW_A") | 1.0
 echo "| (b) changed files compressed + metadata tables | $B | $(kb "$B") | $(ratio "$NEW_A" "$B") | (a) ≤ 1.5 × (b) | $(met "$NEW_A" "$B" 1.5) |"
 echo "| (c) casync: new chunks for v2 ($CA_N of $CA_TOTAL) | $CA_BYTES | $(kb "$CA_BYTES") | $(ratio "$NEW_A" "$CA_BYTES") | (a) ≤ 0.5 × (c) | $(met "$NEW_A" "$CA_BYTES" 0.5) |"
 echo
-echo "Besides its pack, v2's publish wrote $NEW_FILES bytes of other files (chunk index, location file, manifest, pack index, versions list; JSON, uncompressed):"
+echo "Besides its pack, v2's publish wrote $NEW_FILES bytes of other files (chunk index and the index delta from v1's, binary; location file, manifest, pack index, versions list, JSON):"
 echo
 while read -r sz f; do echo "- \`$f\`: $sz bytes"; done <"$W/files-v2"
 echo

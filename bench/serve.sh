@@ -227,13 +227,27 @@ write_lua() {
 		my $m = slurp("$pub/versions/minbase/1.json");
 		$m =~ s/^[^\n]*\n//;    # the signature line
 		my $idx = decode_json($m)->{index}{sha256};
-		my $i = decode_json(slurp("$pub/indexes/$idx.json"))->{chunks};
-		my $l = decode_json(slurp("$pub/locations/minbase/1.json"))->{chunks};
+		# the chunk index (format 2): per chunk a varint length and a SHA-256
+		my $d = slurp("$pub/indexes/$idx.bin");
+		my ($n, $p, @len) = (unpack("Q<", substr($d, 56, 8)), 64);
+		for (1 .. $n) {
+			my ($v, $s, $b) = (0, 0);
+			do { $b = ord(substr($d, $p++, 1)); $v |= ($b & 0x7f) << $s; $s += 7 } while ($b & 0x80);
+			push @len, $v;
+			$p += 32;
+		}
+		# the location file: runs of chunks back to back in a pack
+		my $l = decode_json(slurp("$pub/locations/minbase/1.json"));
 		print "local small = {\"/versions/minbase/1.json\", \"/channels/stable.json\", \"/versions/index.json\"}\n";
 		print "local ranges = {\n";
-		for my $k (0 .. $#$i) {
-			my ($len, $pack, $off) = ($i->[$k][1], $l->[$k][0], $l->[$k][1]);
-			printf "{\"/packs/%s.pack\", \"bytes=%d-%d\"},\n", $pack, $off, $off + $len - 1;
+		my $k = 0;
+		for my $r (@{$l->{runs}}) {
+			my ($pack, $off) = ($l->{packs}[$r->[0]], $r->[1]);
+			for (1 .. $r->[2]) {
+				my $len = $len[$k++];
+				printf "{\"/packs/%s.pack\", \"bytes=%d-%d\"},\n", $pack, $off, $off + $len - 1;
+				$off += $len;
+			}
 		}
 		print "}\n";
 		print "local mix = \"$mix\"\n";

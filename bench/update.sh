@@ -8,8 +8,9 @@
 # figures are put side by side:
 #
 #   (a) netimg: the bytes `netimg sync` fetched to go from a fully cached
-#       v1 to v2: chunk ranges plus v2's manifest, chunk index and location
-#       file (from sync's --json, checked against the server's access log);
+#       v1 to v2: chunk ranges plus v2's manifest, chunk index (as the
+#       delta from v1's index, indexes/NEW.from-OLD) and location file
+#       (from sync's --json, checked against the server's access log);
 #   (b) the changed files, compressed, plus the metadata tables: the files
 #       whose content differs between the two images (or are new in v2),
 #       each counted as its data blocks' on-disk bytes in v2 plus, when
@@ -199,3 +200,13 @@ echo "(b) in parts: $CH_N changed files, $CH_DATA bytes of data blocks + $CH_FRA
 echo "metadata tables $META."
 echo
 echo "(a) without the metadata files (chunks only): $A_CHUNKS bytes, $(ratio "$A_CHUNKS" "$B") × (b), $(ratio "$A_CHUNKS" "$C") × (c)."
+echo
+echo "The metadata sync fetched (the server's log):"
+echo
+awk '$7 !~ /\.pack$/ { printf "- `%s`: %s (%s bytes)\n", $7, $9, $10 }' "$W/access2.log"
+IDX2=$(tail -n +2 "$W/repo/public/versions/baseline/2.json" | perl -MJSON::PP -0777 -ne 'print decode_json($_)->{index}{sha256}')
+FULL=$(stat -c %s "$W/repo/public/indexes/$IDX2.bin")
+DELTA=$(awk -v i="/indexes/$IDX2.from-" 'index($7, i) == 1 && $9 == 200 { n += $10 } END { print n + 0 }' "$W/access2.log")
+A_FULL=$((A - DELTA + FULL))
+echo
+echo "With the whole chunk index ($FULL bytes, format 2) instead of the delta (a client holding no earlier version of the name): (a) would be $A_FULL bytes, $(ratio "$A_FULL" "$B") × (b), $(ratio "$A_FULL" "$C") × (c)."
