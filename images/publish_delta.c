@@ -33,8 +33,7 @@ static int cmp_prev(const void *a, const void *b)
 /* The index hash and publishing time of one manifest of p->name (the
  * publisher's own files: read, not verified; a wrong one only makes a
  * delta nobody can use, and clients check what a delta rebuilds). */
-static int read_prev(struct pctx *p, const char *dir, const char *file,
-		     struct prev *out)
+static int read_prev(const char *dir, const char *file, struct prev *out)
 {
 	char *path = ni_path_join(dir, file), *buf = NULL, *nl;
 	const char *ih;
@@ -58,7 +57,6 @@ static int read_prev(struct pctx *p, const char *dir, const char *file,
 	json_decref(m);
 	free(buf);
 	free(path);
-	(void)p;
 	return ok;
 }
 
@@ -76,7 +74,7 @@ static int one_delta(struct pctx *p, const uint8_t *idx, size_t len,
 	snprintf(rel, sizeof(rel), "indexes/%s.bin", old_hex);
 	if ((path = img_repo_path(&p->repo, rel)) == NULL)
 		return ni_err_set(p->e, NI_ENOMEM, "out of memory");
-	if (ni_read_file(path, img_index_max_size(1u << 24), &old, &old_len, &ignored) == 0) {
+	if (ni_read_file(path, 256u << 20, &old, &old_len, &ignored) == 0) {
 		ni_sha256_buf(old, old_len, d);
 		ni_hex(d, sizeof(d), hex);
 		if (strcmp(hex, old_hex) == 0 &&
@@ -117,7 +115,7 @@ int img_write_index_deltas(struct pctx *p, const uint8_t *idx, size_t len,
 			break;
 		}
 		v = nv;
-		if (read_prev(p, dir, de->d_name, &v[n]))
+		if (read_prev(dir, de->d_name, &v[n]))
 			n++;
 	}
 	if (d != NULL)
