@@ -42,6 +42,7 @@ int cmd_history(int argc, char **argv);
 int cmd_refresh(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_attachments(int argc, char **argv);
+int cmd_hot(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
