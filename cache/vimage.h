@@ -48,6 +48,10 @@ struct cache_vimage_opts {
 				     on sync's and prefetch's fetching (the
 				     agent's --bandwidth): one request at a
 				     time then */
+	/* when set, called with each chunk fetched and kept (its place in
+	 * the image), in the order they arrive: `sync --verbose` */
+	void (*trace)(void *user, uint64_t img_off, uint64_t len);
+	void *trace_user;
 };
 
 void cache_vimage_opts_init(struct cache_vimage_opts *o);

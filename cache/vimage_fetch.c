@@ -74,6 +74,8 @@ static int sink(void *user, size_t r, const uint8_t *data, size_t len)
 		pthread_mutex_unlock(&v->mu);
 		if (x->progress != NULL)
 			x->progress(x->user, p->len);
+		if (v->o.trace != NULL)
+			v->o.trace(v->o.trace_user, v->ver->c[p->idx].img_off, p->len);
 	}
 	pthread_mutex_lock(&v->mu);
 	v->stats.bytes_fetched += len;
@@ -506,4 +508,10 @@ void vimg_prefetch_stop(struct cache_vimage *v)
 	pthread_mutex_unlock(&v->mu);
 	if (started)
 		pthread_join(v->thread, NULL);
+	pthread_mutex_lock(&v->mu);
+	started = v->hot_started;
+	v->hot_started = 0;
+	pthread_mutex_unlock(&v->mu);
+	if (started)
+		pthread_join(v->hot_thread, NULL);
 }

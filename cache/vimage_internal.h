@@ -79,6 +79,12 @@ struct cache_vimage {
 	struct ni_err q_err;
 	pthread_cond_t q_cv;        /* queue grew, or stop */
 	pthread_cond_t q_idle;      /* queue empty and idle */
+
+	/* the hot set's background prefetch (vimage_hot.c); stops with stop */
+	pthread_t hot_thread;
+	int hot_started;
+	void (*hot_log)(void *user, const char *line);
+	void *hot_user;
 };
 
 int64_t vimg_now_ms(void);

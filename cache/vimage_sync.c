@@ -24,6 +24,27 @@ static void find_kept(struct cache_store *st, const char *name,
 	json_decref(pins);
 }
 
+/* The hot set's chunks first. Not having one is normal; one that fails
+ * its checks is only noted, and a fetch that fails here is the fill's to
+ * retry and report. */
+static void hot_first(struct cache_vimage *v, struct cache_sync_result *r)
+{
+	struct ni_err he = { 0 };
+	struct img_hot h;
+	int ret = cache_hot_get(v, &h, &he);
+
+	if (ret == NI_ENOENT)
+		return;
+	if (ret != 0) {
+		snprintf(r->hot_ignored, sizeof(r->hot_ignored), "%s", he.msg);
+		return;
+	}
+	r->has_hot = 1;
+	r->hot_listed = h.n;
+	(void)cache_vimage_hot_fill(v, &h, 0, NULL, NULL, &r->hot, &he);
+	img_hot_free(&h);
+}
+
 int cache_sync(struct cache_store *st, const struct cache_image_req *rq,
 	       const struct cache_vimage_opts *o, cache_vimage_progress progress,
 	       void *user, struct cache_sync_result *r, struct ni_err *e)
@@ -54,11 +75,12 @@ int cache_sync(struct cache_store *st, const struct cache_image_req *rq,
 		cache_store_unlease(lease);
 		return ret;
 	}
+	hot_first(v, r);
 	ret = cache_vimage_fill(v, progress, user, &f, e);
-	r->cached = f.cached;
-	r->fetched = f.fetched;
-	r->requests = f.requests;
-	r->chunks_fetched = f.chunks_fetched;
+	r->cached = f.cached > r->hot.fetched ? f.cached - r->hot.fetched : 0;
+	r->fetched = f.fetched + r->hot.fetched;
+	r->requests = f.requests + r->hot.requests;
+	r->chunks_fetched = f.chunks_fetched + r->hot.chunks_fetched;
 	if (ret == 0)
 		ret = cache_store_sync(st, e);
 	if (ret == 0)

@@ -180,6 +180,7 @@ static int sync_child(struct agent *a)
 	int ret;
 
 	cache_vimage_opts_init(&o);
+	memset(&r, 0, sizeof(r));
 	o.repo = a->c.repo;
 	o.key = a->c.key;
 	o.max_recv_bps = a->bps;
@@ -189,6 +190,11 @@ static int sync_child(struct agent *a)
 	ret = cache_store_open(&st, a->dir, a->quota, &e);
 	if (ret == 0)
 		ret = cache_sync(st, &rq, &o, on_progress, &pg, &r, &e);
+	if (r.hot_ignored[0] != '\0')
+		logf_("sync %s: hot set ignored: %s", p->target, r.hot_ignored);
+	else if (r.has_hot)
+		logf_("sync %s: hot set first: %zu of %zu files, %zu chunks", p->target,
+		      r.hot.files, r.hot_listed, r.hot.chunks);
 	if (ret == 0)
 		ret = cache_channel_put(cache_store_dir(st), a->c.key, p, &e);
 	if (ret == 0) {

@@ -1,6 +1,6 @@
 /* cmd_sync.c: `netimg sync --repo URL[,URL...] --key PUB
  * CHANNEL|NAME@VERSION [--cache DIR] [--cache-size BYTES] [--json]
- * [--quiet]`: makes a version fully available offline in the local cache
+ * [--quiet] [--verbose]`: makes a version fully available offline in the local cache
  * and pins it. A channel is resolved through its verified pointer (expiry
  * and replay checked against the state folder); the pointer's manifest
  * hash is then required of the manifest. */
@@ -26,13 +26,32 @@ static void on_progress(void *user, uint64_t done, uint64_t total,
 	ni_progress_update(p, done, chunks);
 }
 
+/* --verbose: each chunk fetched, in the order it arrived. */
+static void on_chunk(void *user, uint64_t img_off, uint64_t len)
+{
+	(void)user;
+	fprintf(stderr, "fetched image bytes %llu +%llu\n", (unsigned long long)img_off,
+		(unsigned long long)len);
+}
+
+static json_t *hot_json(const struct cache_sync_result *r)
+{
+	if (!r->has_hot)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "listed", (json_int_t)r->hot_listed, "files", (json_int_t)r->hot.files,
+			 "chunks", (json_int_t)r->hot.chunks, "bytes", (json_int_t)r->hot.bytes,
+			 "fetched", (json_int_t)r->hot.fetched,
+			 "requests", (json_int_t)r->hot.requests);
+}
+
 static void print_result(const char *spec, const struct cache_sync_result *r,
 			 double secs, int json)
 {
 	char img[32], got[32], meta[32], had[32];
 
 	if (json) {
-		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s?, s:f}",
+		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s?, s:f, s:o, s:s?}",
 				      "version", spec, "image_size", (json_int_t)r->image_size,
 				      "total", (json_int_t)r->total, "cached", (json_int_t)r->cached,
 				      "fetched", (json_int_t)r->fetched,
@@ -40,7 +59,8 @@ static void print_result(const char *spec, const struct cache_sync_result *r,
 				      "requests", (json_int_t)r->requests,
 				      "chunks_fetched", (json_int_t)r->chunks_fetched,
 				      "pinned", 1, "kept", r->kept[0] ? r->kept : NULL,
-				      "seconds", secs);
+				      "seconds", secs, "hot", hot_json(r),
+				      "hot_ignored", r->hot_ignored[0] ? r->hot_ignored : NULL);
 		char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 
 		if (s != NULL)
@@ -56,6 +76,11 @@ static void print_result(const char *spec, const struct cache_sync_result *r,
 	printf("synced %s (%s): fetched %s in %llu requests (+ %s metadata), %s already cached; pinned%s%s%s, %.1fs\n",
 	       spec, img, got, (unsigned long long)r->requests, meta, had,
 	       r->kept[0] ? ", " : "", r->kept, r->kept[0] ? " kept for rollback" : "", secs);
+	if (r->has_hot) {
+		ni_fmt_bytes(r->hot.bytes, got, sizeof(got));
+		printf("hot set first: %zu of %zu files, %zu chunks (%s)\n", r->hot.files,
+		       r->hot_listed, r->hot.chunks, got);
+	}
 }
 
 int cmd_sync(int argc, char **argv)
@@ -66,12 +91,13 @@ int cmd_sync(int argc, char **argv)
 		{ "cache-size", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct repo_client_opts ro = { 0 };
 	const char *dir = NULL, *size = NULL;
 	uint64_t quota = 0;
-	int ch, json = 0, quiet = 0, ret = 0;
+	int ch, json = 0, quiet = 0, verbose = 0, ret = 0;
 	struct repo_target t = { 0 };
 	struct cache_image_req rq = { 0 };
 	struct cache_vimage_opts o;
@@ -92,6 +118,7 @@ int cmd_sync(int argc, char **argv)
 		case 's': size = optarg; break;
 		case 'j': json = 1; break;
 		case 'q': quiet = 1; break;
+		case 'v': verbose = 1; break;
 		default: return cli_usage_error("sync", "bad option");
 		}
 	}
@@ -116,12 +143,18 @@ int cmd_sync(int argc, char **argv)
 	cache_vimage_opts_init(&o);
 	o.repo = c.repo;
 	o.key = c.key;
+	if (verbose)
+		o.trace = on_chunk;
 	rq.name = t.name;
 	rq.version = t.version;
 	rq.manifest_sha256 = t.manifest_sha256;
-	ni_progress_init(&p, quiet || json ? NULL : stderr, "sync", 0);
+	ni_progress_init(&p, quiet || json || verbose ? NULL : stderr, "sync", 0);
 	ret = cache_sync(st, &rq, &o, on_progress, &p, &r, &e);
 	ni_progress_end(&p);
+	/* a hot set that failed its checks is not used, and only said */
+	if (r.hot_ignored[0] != '\0')
+		fprintf(stderr, "netimg: %s@%s: hot set ignored: %s\n", t.name, t.version,
+			r.hot_ignored);
 	/* the version a later `mount CHANNEL` takes, offline */
 	if (ret == 0 && t.is_channel)
 		ret = cache_channel_put(cache_store_dir(st), c.key, &t.ptr, &e);
