@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <sqfs/io.h>
@@ -113,6 +114,29 @@ static int setup(struct mount_args *a, sqfs_file_t **file, struct fusefs **fs,
 	return ret;
 }
 
+/* The hot set's prefetch says how it went in one line: on stderr in the
+ * foreground, to syslog once detached (stderr is /dev/null then). */
+static void hot_log(void *user, const char *line)
+{
+	if (user != NULL)
+		fprintf(stderr, "netimg: %s\n", line);
+	else
+		syslog(LOG_NOTICE, "%s", line);
+}
+
+/* Once the mount is made, in the serving process: a failure only logs. */
+static void start_hot(struct mount_args *a, int foreground)
+{
+	struct ni_err e = { 0 };
+
+	if (!a->use_repo)
+		return;
+	if (!foreground)
+		openlog("netimg-mount", LOG_PID, LOG_DAEMON);
+	if (mount_repo_start_hot(&a->repo, hot_log, foreground ? a : NULL, &e) != 0)
+		hot_log(foreground ? a : NULL, e.msg);
+}
+
 static int fail(const struct ni_err *e)
 {
 	return e->code == NI_EUSAGE ? cli_usage_error("mount", "%s", e->msg)
@@ -130,6 +154,7 @@ static int foreground(struct mount_args *a)
 	block_stop_signals();
 	if (setup(a, &file, &fs, &e) != 0)
 		return fail(&e);
+	start_hot(a, 1);
 	ret = fusefs_run(fs, -1, &e);
 	fusefs_close(fs);
 	release(a, file);
@@ -166,6 +191,7 @@ static int child(struct mount_args *a, int fd)
 		if (null > 2)
 			close(null);
 	}
+	start_hot(a, 0);
 	ret = fusefs_run(fs, fd, &e);   /* writes READY, closes fd */
 	fusefs_close(fs);
 	release(a, file);

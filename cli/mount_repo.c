@@ -70,6 +70,12 @@ int mount_repo_open(struct mount_repo *m, const struct mount_repo_opts *o,
 	return 0;
 }
 
+int mount_repo_start_hot(struct mount_repo *m, cache_hot_log log, void *user,
+			 struct ni_err *e)
+{
+	return cache_vimage_hot_start(m->vi, log, user, e);
+}
+
 void mount_repo_close(struct mount_repo *m)
 {
 	if (m->file != NULL)

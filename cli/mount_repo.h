@@ -8,6 +8,7 @@
 
 #include <sqfs/io.h>
 
+#include "cache/hot.h"
 #include "cache/store.h"
 #include "cache/vimage.h"
 #include "cli/repo_client.h"
@@ -32,6 +33,11 @@ struct mount_repo_opts {
 /* 0, or an error (usage problems as NI_EUSAGE) with e set. */
 int mount_repo_open(struct mount_repo *m, const struct mount_repo_opts *o,
 		    struct ni_err *e);
+/* Starts the background prefetch of the version's hot set (cache/hot.h)
+ * once the mount is up, in the process that serves it: nothing when the
+ * cache holds the version whole. Its outcome is one line to log. */
+int mount_repo_start_hot(struct mount_repo *m, cache_hot_log log, void *user,
+			 struct ni_err *e);
 void mount_repo_close(struct mount_repo *m);
 
 #endif
