@@ -21,8 +21,9 @@
 #include "images/hot.h"
 
 /* The version's verified hot list. NI_ENOENT (e set): it has none;
- * another error: a record or blob that failed its checks, a list that does
- * not parse, or the repository could not be read. */
+ * NI_EINVAL or NI_EHASH: a record or blob that failed its checks, or a
+ * list that does not parse (never used); another error: the repository
+ * could not be read. */
 int cache_hot_get(struct cache_vimage *v, struct img_hot *h, struct ni_err *e);
 
 struct cache_hot_result {

@@ -290,8 +290,12 @@ static void *hot_main(void *arg)
 	ret = cache_hot_get(v, &h, &e);
 	if (ret == NI_ENOENT)
 		return NULL;   /* no hot set: nothing to prefetch */
-	if (ret != 0) {
+	if (ret == NI_EINVAL || ret == NI_EHASH) {
 		logf_(v, "%s: hot set ignored: %s", v->spec, e.msg);
+		return NULL;
+	}
+	if (ret != 0) {
+		logf_(v, "%s: hot set not prefetched: %s", v->spec, e.msg);
 		return NULL;
 	}
 	ret = cache_vimage_hot_fill(v, &h, quota / 2 > 0 ? quota / 2 : 1, NULL, NULL, &r, &e);

@@ -33,8 +33,8 @@ static void hot_first(struct cache_vimage *v, struct cache_sync_result *r)
 	struct img_hot h;
 	int ret = cache_hot_get(v, &h, &he);
 
-	if (ret == NI_ENOENT)
-		return;
+	if (ret != 0 && ret != NI_EINVAL && ret != NI_EHASH)
+		return;   /* none; or the repository is unreachable: the fill says so */
 	if (ret != 0) {
 		snprintf(r->hot_ignored, sizeof(r->hot_ignored), "%s", he.msg);
 		return;
