@@ -145,16 +145,20 @@ static int fetch_run(struct cache_vimage *v, size_t *run, size_t n, struct prog 
 		return 0;
 	pthread_mutex_lock(&v->bulk_mu);
 	ret = vimg_bulk_source(v, e);
-	if (ret == 0)
+	if (ret != 0) {
+		pthread_mutex_lock(&v->mu);
+		for (k = 0; k < m; k++)
+			v->busy[run[k]] = 0;
+		pthread_cond_broadcast(&v->cv);
+		pthread_mutex_unlock(&v->mu);
+	} else {
+		/* clears the busy marks, whatever happens */
 		ret = vimg_fetch_chunks(v, &v->bulk, run, m, CACHE_CHUNK_MAX * 2, 0,
 					on_chunk, p, e);
+	}
 	pthread_mutex_unlock(&v->bulk_mu);
 	pthread_mutex_lock(&v->mu);
 	p->r->requests += v->stats.requests - req0;
-	if (ret != 0)
-		for (k = 0; k < m; k++)
-			v->busy[run[k]] = 0;
-	pthread_cond_broadcast(&v->cv);
 	pthread_mutex_unlock(&v->mu);
 	return ret;
 }
