@@ -12,7 +12,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root (FUSE mounts)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 command -v rdsquashfs >/dev/null || skip_all "no rdsquashfs (squashfs-tools-ng)"
-plan 52
+plan 54
 
 TO="timeout 60"
 unmount_all() {
@@ -119,6 +119,10 @@ li=$(line_of "$IT" "$T/s1.trace")
 ok "sync: the inode table before the hot files (line $li < $l3)" test "$li" -lt "$l3"
 is "$(grep -vc '^fetched image bytes' "$T/s1.trace")" 0 "sync: nothing else on stderr"
 ok "sync: the version is whole (cache verify)" $TO "$NETIMG" cache verify --cache "$T/c1" --key "$K"
+"$NETIMG" point --repo "$R" stable bb@1 >/dev/null
+$TO "$NETIMG" agent --repo "$URL" --key "$K" --state "$T/state" --cache "$T/c7" --once stable 2>"$T/agent.log"
+is "$?" 0 "agent --once syncs the channel's version"
+like "$(cat "$T/agent.log")" "sync bb@1: hot set first: 2 of 2 files" "the agent's sync takes the hot set first"
 
 # 4. A cold mount prefetches the hot files in the background; with the
 # server stopped they still read, a file outside the hot set gets EIO.
