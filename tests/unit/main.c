@@ -21,6 +21,9 @@ extern const struct unit_test unit_chunkidx_tests[];
 /* test_fusefs.c */
 extern const struct unit_test unit_fusefs_tests[];
 
+/* test_hot.c */
+extern const struct unit_test unit_hot_tests[];
+
 static const struct unit_test *const tables[] = {
 	unit_catalog_tests,
 	unit_fetch_tests,
@@ -28,6 +31,7 @@ static const struct unit_test *const tables[] = {
 	unit_units_tests,
 	unit_fusefs_tests,
 	unit_chunkidx_tests,
+	unit_hot_tests,
 	NULL,
 };
 
