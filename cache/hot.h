@@ -46,6 +46,10 @@ int cache_vimage_hot_fill(struct cache_vimage *v, const struct img_hot *h,
 			  void (*progress)(void *user, uint64_t len), void *user,
 			  struct cache_hot_result *r, struct ni_err *e);
 
+/* 1 when the store holds every chunk of the version (no hot set needed,
+ * and none is asked for), else 0. A stat per chunk. */
+int cache_vimage_complete(struct cache_vimage *v);
+
 /* One line for a log (no newline), from the background thread. */
 typedef void (*cache_hot_log)(void *user, const char *line);
 

@@ -269,7 +269,7 @@ static void logf_(struct cache_vimage *v, const char *fmt, ...)
 	v->hot_log(v->hot_user, line);
 }
 
-static int fully_cached(struct cache_vimage *v)
+int cache_vimage_complete(struct cache_vimage *v)
 {
 	size_t i;
 
@@ -289,7 +289,7 @@ static void *hot_main(void *arg)
 	uint64_t quota = cache_store_quota(v->st);
 	int ret;
 
-	if (fully_cached(v))
+	if (cache_vimage_complete(v))
 		return NULL;
 	ret = cache_hot_get(v, &h, &e);
 	if (ret == NI_ENOENT)

@@ -31,8 +31,11 @@ static void hot_first(struct cache_vimage *v, struct cache_sync_result *r)
 {
 	struct ni_err he = { 0 };
 	struct img_hot h;
-	int ret = cache_hot_get(v, &h, &he);
+	int ret;
 
+	if (cache_vimage_complete(v))
+		return;   /* nothing to fetch: not even the list is asked for */
+	ret = cache_hot_get(v, &h, &he);
 	if (ret != 0 && ret != NI_EINVAL && ret != NI_EHASH)
 		return;   /* none; or the repository is unreachable: the fill says so */
 	if (ret != 0) {
