@@ -21,6 +21,8 @@ int cache_hot_get(struct cache_vimage *v, struct img_hot *h, struct ni_err *e)
 	struct cache_attach_req rq = { 0 };
 	struct cache_attachment a;
 	char ms[NI_SHA256_HEX], what[300];
+	json_t *kinds = NULL, *k;
+	size_t i;
 	int ret;
 
 	memset(h, 0, sizeof(*h));
@@ -33,7 +35,19 @@ int cache_hot_get(struct cache_vimage *v, struct img_hot *h, struct ni_err *e)
 	rq.manifest_sha256 = ms;
 	if ((ret = cache_source_open(&src, v->repo, e)) != 0)
 		return ret;
-	ret = cache_attach_get(src, v->o.key, &rq, &a, e);
+	/* the version's list of kinds first: "none" is an empty list, not
+	 * a 404 (formats.md, "Attachments") */
+	ret = cache_attach_list(src, rq.name, rq.version, &kinds, e);
+	if (ret == 0) {
+		json_array_foreach(kinds, i, k)
+			if (strcmp(json_string_value(k), IMG_HOT_KIND) == 0)
+				break;
+		if (i == json_array_size(kinds))
+			ret = ni_err_set(e, NI_ENOENT, "%s: no hot list", v->spec);
+		json_decref(kinds);
+	}
+	if (ret == 0)
+		ret = cache_attach_get(src, v->o.key, &rq, &a, e);
 	cache_source_close(src);
 	if (ret != 0)
 		return ret;
