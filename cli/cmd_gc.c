@@ -27,6 +27,7 @@ static const char *noun(enum img_gc_what w)
 	case IMG_GC_PACK: case IMG_GC_REPACK: return "pack ";
 	case IMG_GC_INDEX: return "index ";
 	case IMG_GC_BLOB: return "blob ";
+	case IMG_GC_BOOT: return "boot file ";
 	default: return "";
 	}
 }

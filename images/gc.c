@@ -6,7 +6,7 @@
  * (then it no longer exists), attachments and location file, (5) chunk
  * indexes no kept version names, (6) dead and replaced packs, .idx before
  * .pack (publish dedups against every .idx), (7) blobs no kept attachment
- * names. Kept versions never reference anything removed at any step. */
+ * names, (8) netboot files (boot/) no kept manifest names. Kept versions never reference anything removed at any step. */
 #include "images/gc.h"
 
 #include <dirent.h>
@@ -128,8 +128,10 @@ static int remove_version(struct gc *g, const struct gc_ver *v)
 	rmdir_empty(g, "locations", v->name);
 	rmdir_empty(g, "attachments", v->name);
 	g->r->versions_removed++;
-	return gc_item(g, IMG_GC_VERSION, bytes, spec, "manifest, locations%s%zu attachment%s",
-		       att ? ", " : "", att, att == 1 ? "" : "s");
+	if (att == 0)
+		return gc_item(g, IMG_GC_VERSION, bytes, spec, "manifest, locations");
+	return gc_item(g, IMG_GC_VERSION, bytes, spec, "manifest, locations, %zu attachment%s",
+		       att, att == 1 ? "" : "s");
 }
 
 static int known_version(struct gc *g, const char *name, const char *version)
@@ -230,6 +232,17 @@ static int blob_kept(struct gc *g, const char *hex)
 	const char *key = hex;
 
 	return g->nb && bsearch(&key, g->blobs, g->nb, sizeof(*g->blobs), cmp_strp) != NULL;
+}
+
+static int boot_kept(struct gc *g, const char *file)
+{
+	size_t i;
+
+	for (i = 0; i < g->nv; i++)
+		if (g->v[i].why[0] != '\0' &&
+		    (strcmp(g->v[i].boot[0], file) == 0 || strcmp(g->v[i].boot[1], file) == 0))
+			return 1;
+	return 0;
 }
 
 /* Content-named files in public/TOP (64 hex digits and suffix, or any
@@ -362,6 +375,10 @@ static int run(struct gc *g)
 		ret = sweep(g, "packs", IMG_GC_DEBRIS, NULL, "");
 	if (ret == 0)
 		ret = sweep(g, "blobs", IMG_GC_BLOB, blob_kept, "");
+	if (ret == 0)
+		ret = sweep(g, "boot", IMG_GC_BOOT, boot_kept, ".vmlinuz");
+	if (ret == 0)
+		ret = sweep(g, "boot", IMG_GC_BOOT, boot_kept, ".initramfs");
 	return ret;
 }
 

@@ -5,7 +5,8 @@
  * rolled out yet: otherwise publish-then-gc would remove a version before
  * anyone could point at it). Packs with no live chunk are removed; a pack
  * whose live bytes fall under half is rewritten with only its live
- * chunks. Blobs no kept attachment names are removed. Every step is
+ * chunks. Blobs no kept attachment names, and netboot files (boot/) no
+ * kept manifest names, are removed. Every step is
  * ordered so that a crash at any point leaves every kept version
  * fetchable and verifiable: new files first, references switched by
  * atomic rename, deletions last. Runs under the publishers' lock. */
@@ -32,6 +33,7 @@ enum img_gc_what {
 	IMG_GC_REPACK,        /* a pack rewritten with its live chunks only */
 	IMG_GC_INDEX,         /* a chunk index no kept version names */
 	IMG_GC_BLOB,          /* a blob no kept attachment names */
+	IMG_GC_BOOT,          /* a netboot file (boot/) no kept manifest names */
 	IMG_GC_DEBRIS,        /* left by an interrupted writer (no manifest, temp file) */
 };
 

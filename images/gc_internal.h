@@ -14,6 +14,7 @@
 struct gc_ver {
 	char *name, *version;
 	char index_sha[NI_SHA256_HEX];
+	char boot[2][80];            /* its netboot files under boot/, "" if none */
 	int64_t published;
 	char why[160];               /* why it is kept; "" when removed */
 };

@@ -24,6 +24,23 @@ static int explain(struct gc *g, int code, const char *why)
 	return ni_err_set(g->e, code, "%s (%s)", msg, why);
 }
 
+/* The manifest's netboot files (boot.files.kernel/initramfs.path, each
+ * "boot/NAME"): their NAMEs, which gc keeps while the version is kept. */
+static void boot_files(json_t *m, struct gc_ver *v)
+{
+	static const char *const what[2] = { "kernel", "initramfs" };
+	json_t *files = json_object_get(json_object_get(m, "boot"), "files");
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		const char *p = json_string_value(
+			json_object_get(json_object_get(files, what[i]), "path"));
+
+		if (p != NULL && strncmp(p, "boot/", 5) == 0 && strlen(p + 5) < sizeof(v->boot[i]))
+			snprintf(v->boot[i], sizeof(v->boot[i]), "%s", p + 5);
+	}
+}
+
 static int add_version(struct gc *g, const char *name, const char *file)
 {
 	size_t n = strlen(file);
@@ -57,6 +74,7 @@ static int add_version(struct gc *g, const char *name, const char *file)
 		version = NULL;
 		snprintf(v->index_sha, sizeof(v->index_sha), "%s", ih);
 		v->published = (int64_t)json_integer_value(json_object_get(m, "published"));
+		boot_files(m, v);
 		if (v->name == NULL)
 			ret = ni_err_set(g->e, NI_ENOMEM, "out of memory");
 	}

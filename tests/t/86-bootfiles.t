@@ -3,7 +3,7 @@
 # itself ([boot] kernel = image), and the errors that stop a publish
 # before anything is written.
 . "$(dirname "$0")/../lib.sh"
-plan 11
+plan 19
 KDEB=$(ls "$CACHE"/kernel/linux-image-*.deb 2>/dev/null | head -n 1)
 [ -n "$KDEB" ] || { echo "Bail out! no kernel package in $CACHE/kernel (run scripts/prepare-fixtures)"; exit 1; }
 R=$T/repo
@@ -47,4 +47,26 @@ fails "no netimg-init: a clear error" "/nonexistent/netimg-init: the initramfs's
 	env NETIMG_INIT=/nonexistent/netimg-init "$NETIMG" publish --repo "$R" --version 4 "$T/k1.sqfs"
 fails "no busybox: a clear error" "/nonexistent/busybox: busybox \(package busybox-static\)" \
 	env NETIMG_BUSYBOX=/nonexistent/busybox "$NETIMG" publish --repo "$R" --version 4 "$T/k1.sqfs"
+
+# gc removes the boot files only removed versions named. k@5 is k@1's
+# image published after stable pointed at k@1, so its initramfs holds
+# another serial floor (another file); the kernel is the same file.
+bootpath() { tail -n +2 "$P/versions/k/$1.json" |
+	perl -MJSON::PP -0777 -ne 'print decode_json($_)->{boot}{files}{'"$2"'}{path}'; }
+"$NETIMG" point --repo "$R" stable k@1 >/dev/null
+"$NETIMG" publish --repo "$R" --version 5 "$T/k1.sqfs" >/dev/null
+"$NETIMG" point --repo "$R" stable k@5 >/dev/null
+I1=$(bootpath 1 initramfs) I5=$(bootpath 5 initramfs) K1=$(bootpath 1 kernel) K5=$(bootpath 5 kernel)
+ok "k@1 and k@5 have initramfs files of their own, and one kernel file" \
+	test -n "$I1" -a -n "$I5" -a "$I1" != "$I5" -a "$K1" = "$K5" -a -f "$P/$I1" -a -f "$P/$I5"
+touch "$P/boot/.new.AbCdEf"
+like "$("$NETIMG" gc --repo "$R" --keep 0 --dry-run)" "would remove boot file ${I1#boot/} \(no kept version uses it\)" \
+	"gc --dry-run names the removed version's initramfs"
+ok "... and removes nothing" test -f "$P/$I1"
+out=$("$NETIMG" gc --repo "$R" --keep 0)
+like "$out" "removed version k@1 \(manifest, locations\)" "gc removes k@1"
+like "$out" "removed boot file ${I1#boot/} \(no kept version uses it\)" "... and its initramfs"
+ok "... gone from boot/, with a publisher's leftover" test ! -e "$P/$I1" -a ! -e "$P/boot/.new.AbCdEf"
+ok "the kept version's kernel (shared with k@1) and initramfs stay" test -f "$P/$K5" -a -f "$P/$I5"
+ok "... and k@5 still verifies" "$NETIMG" verify --repo "$R" k@5
 done_testing
