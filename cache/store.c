@@ -243,6 +243,19 @@ int cache_store_get(struct cache_store *s, const uint8_t *sha, uint8_t *buf,
 	return 0;
 }
 
+void cache_store_willneed(struct cache_store *s, const uint8_t *sha)
+{
+	char rel[80];
+	int fd;
+
+	store_chunk_rel(sha, rel, sizeof(rel));
+	fd = openat(s->chunks_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+		close(fd);
+	}
+}
+
 int cache_store_has(struct cache_store *s, const uint8_t *sha, size_t len)
 {
 	char rel[80];

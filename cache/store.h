@@ -51,6 +51,10 @@ uint64_t cache_store_quota(const struct cache_store *s);
 
 /* ---- chunks ---- */
 
+/* Asks the kernel to start reading the chunk's file (a read-ahead hint;
+ * a missing chunk is fine). */
+void cache_store_willneed(struct cache_store *s, const uint8_t *sha);
+
 /* Reads chunk sha (len bytes) into buf and checks it against its name.
  * NI_ENOENT: not cached. NI_EHASH: it was there but bad (wrong length or
  * content): it has been removed. Marks the chunk used (LRU). */

@@ -18,8 +18,9 @@ void cache_vimage_opts_init(struct cache_vimage_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->wait_ms = 10000;
 	o->offline_ms = 2000;
-	o->mem_bytes = 16u << 20;
+	o->mem_bytes = 8u << 20;
 	o->readahead = 1u << 20;
+	o->store_readahead = 4u << 20;
 	o->fetchers = 4;
 }
 
@@ -169,6 +170,7 @@ int cache_vimage_open_version(struct cache_vimage **out, struct cache_store *st,
 	pthread_cond_init(&v->cv, &ca);
 	pthread_cond_init(&v->q_cv, &ca);
 	pthread_cond_init(&v->q_idle, &ca);
+	pthread_cond_init(&v->ra_cv, NULL);
 	pthread_condattr_destroy(&ca);
 	*out = v;
 	return 0;
@@ -230,15 +232,23 @@ static void lru_front(struct cache_vimage *v, struct ment *m)
 void vimg_mem_insert(struct cache_vimage *v, size_t idx, const uint8_t *data,
 		     size_t len)
 {
+	uint8_t *copy;
+
+	if (v->mem[idx] != NULL || (copy = malloc(len)) == NULL)
+		return;   /* memory is a cache: the store or a fetch will do */
+	memcpy(copy, data, len);
+	vimg_mem_adopt(v, idx, copy, len);
+}
+
+void vimg_mem_adopt(struct cache_vimage *v, size_t idx, uint8_t *data, size_t len)
+{
 	struct ment *m, *t, *prev;
 
-	if (v->mem[idx] != NULL)
+	if (v->mem[idx] != NULL || (m = calloc(1, sizeof(*m))) == NULL) {
+		free(data);
 		return;
-	if ((m = calloc(1, sizeof(*m))) == NULL || (m->data = malloc(len)) == NULL) {
-		free(m);
-		return;   /* memory is a cache: the store or a fetch will do */
 	}
-	memcpy(m->data, data, len);
+	m->data = data;
 	m->len = len;
 	m->idx = idx;
 	v->mem[idx] = m;
@@ -360,6 +370,7 @@ static int fetch_demand(struct cache_vimage *v, size_t i, int64_t deadline,
 	struct vsrc *src;
 	struct ni_err fe = { 0 };
 	long fetch_ms = v->o.wait_ms - v->o.wait_ms / 4;
+	size_t ra = v->o.readahead;
 	int ret;
 
 	if (v->repo == NULL)
@@ -372,6 +383,9 @@ static int fetch_demand(struct cache_vimage *v, size_t i, int64_t deadline,
 		pthread_mutex_unlock(&v->mu);
 		return ret;
 	}
+	/* a sequential read fetches as far ahead as the store read-ahead loads */
+	if (v->ra_seq && v->o.store_readahead > ra)
+		ra = v->o.store_readahead;
 	pthread_mutex_unlock(&v->mu);
 	if ((win = malloc(cap * sizeof(*win))) == NULL)
 		return ni_err_set(e, NI_ENOMEM, "out of memory");
@@ -381,7 +395,7 @@ static int fetch_demand(struct cache_vimage *v, size_t i, int64_t deadline,
 		const struct cache_chunk *p = &ver->c[j - 1], *c = &ver->c[j];
 
 		if (c->pack != p->pack || c->pack_off != p->pack_off + p->len ||
-		    bytes + c->len > v->o.readahead || cache_store_has(v->st, c->sha, c->len))
+		    bytes + c->len > ra || cache_store_has(v->st, c->sha, c->len))
 			break;
 		win[n++] = j;
 		bytes += c->len;
@@ -433,6 +447,8 @@ static int get_chunk(struct cache_vimage *v, size_t i, int64_t deadline,
 
 	for (round = 0; round < 4; round++) {
 		pthread_mutex_lock(&v->mu);
+		if (round == 0)
+			vimg_ra_note(v, i);
 		for (;;) {
 			if (v->mem[i] != NULL) {
 				*out = v->mem[i];
@@ -462,11 +478,12 @@ static int get_chunk(struct cache_vimage *v, size_t i, int64_t deadline,
 		if (ret == 0 || ret == NI_ENOMEM) {
 			pthread_mutex_lock(&v->mu);
 			if (ret == 0)
-				vimg_mem_insert(v, i, buf, c->len);
+				vimg_mem_adopt(v, i, buf, c->len);
+			else
+				free(buf);
 			v->busy[i] = 0;
 			pthread_cond_broadcast(&v->cv);
 			pthread_mutex_unlock(&v->mu);
-			free(buf);
 			if (ret != 0)
 				return ni_err_set(e, ret, "out of memory");
 			continue;   /* picked up from memory above */
@@ -574,6 +591,7 @@ static void drop_ref(struct cache_vimage *v)
 	if (!last)
 		return;
 	vimg_prefetch_stop(v);
+	vimg_ra_stop(v);
 	(void)cache_vimage_flush_stats(v, NULL);
 	for (i = 0; v->pool != NULL && i < v->o.fetchers; i++)
 		vsrc_close(&v->pool[i]);
@@ -589,6 +607,7 @@ static void drop_ref(struct cache_vimage *v)
 	pthread_cond_destroy(&v->cv);
 	pthread_cond_destroy(&v->q_cv);
 	pthread_cond_destroy(&v->q_idle);
+	pthread_cond_destroy(&v->ra_cv);
 	pthread_mutex_destroy(&v->mu);
 	pthread_mutex_destroy(&v->bulk_mu);
 	free(v);
@@ -600,6 +619,7 @@ void cache_vimage_close(struct cache_vimage *v)
 		return;
 	/* no more background work once the opener is gone */
 	vimg_prefetch_stop(v);
+	vimg_ra_stop(v);
 	(void)cache_vimage_flush_stats(v, NULL);
 	drop_ref(v);
 }

@@ -40,9 +40,14 @@ struct cache_vimage_opts {
 	long wait_ms;             /* 10000: the longest a read waits on the network */
 	long offline_ms;          /* 2000: after a failed fetch, reads that need
 				     the network fail at once for this long */
-	size_t mem_bytes;         /* 16 MiB: verified chunks kept in memory */
+	size_t mem_bytes;         /* 8 MiB: verified chunks kept in memory */
 	size_t readahead;         /* 1 MiB: a miss fetches this much of the
-				     missing chunks that follow it too */
+				     missing chunks that follow it too
+				     (store_readahead when the read is
+				     sequential) */
+	size_t store_readahead;   /* 4 MiB: a sequential read has this much of
+				     the cached chunks that follow it loaded
+				     from disk in the background (0: none) */
 	int fetchers;             /* 4: fetches for reads at once */
 	long long max_recv_bps;   /* 0: none; else the cap, in bytes a second,
 				     on sync's and prefetch's fetching (the
@@ -120,6 +125,7 @@ struct cache_vimage_stats {
 	uint64_t requests;        /* range requests */
 	uint64_t errors;          /* reads that failed */
 	uint64_t store_full;      /* chunks not kept: disk full */
+	uint64_t readahead;       /* chunks loaded from the store ahead of reads */
 };
 void cache_vimage_stats(struct cache_vimage *v, struct cache_vimage_stats *s);
 /* Adds the counters since the last flush to the cache's per-version

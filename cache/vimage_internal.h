@@ -60,6 +60,14 @@ struct cache_vimage {
 	struct ment **mem;          /* per chunk */
 	struct ment *lru_head, *lru_tail;
 	size_t mem_used;
+	/* read-ahead from the store (vimage_ra.c) */
+	pthread_t ra_thread;
+	pthread_cond_t ra_cv;       /* a window to load, or ra_stop */
+	int ra_started, ra_stop, ra_have_last;
+	int ra_seq;                 /* the last move between chunks was to the next */
+	size_t ra_last;             /* the chunk a reader asked for last */
+	size_t ra_next, ra_end;     /* still to load: [ra_next, ra_end) */
+	size_t ra_advised;          /* the kernel was told to read up to here */
 	struct vsrc *pool;          /* demand fetchers, opened lazily */
 	int n_pool;
 	int64_t offline_until;      /* monotonic ms */
@@ -91,6 +99,13 @@ int64_t vimg_now_ms(void);
 /* Under mu: keeps a verified chunk in memory (copies data). */
 void vimg_mem_insert(struct cache_vimage *v, size_t idx, const uint8_t *data,
 		     size_t len);
+/* The same, taking data (malloc'd) over: freed here if not kept. */
+void vimg_mem_adopt(struct cache_vimage *v, size_t idx, uint8_t *data, size_t len);
+/* Under mu: a reader asks for chunk i; a sequential read starts or moves
+ * the store read-ahead window (vimage_ra.c). */
+void vimg_ra_note(struct cache_vimage *v, size_t i);
+/* Stops the read-ahead thread (not under mu). */
+void vimg_ra_stop(struct cache_vimage *v);
 /* Opens the bulk source if needed (caller holds bulk_mu). */
 int vimg_bulk_source(struct cache_vimage *v, struct ni_err *e);
 

@@ -63,6 +63,11 @@ static void release(struct mount_args *a, sqfs_file_t *file)
 static void daemon_malloc(void)
 {
 	mallopt(M_ARENA_MAX, 2);
+	/* chunks (up to 1 MiB) kept in memory by a version's image come and
+	 * go: mapped of their own and unmapped when dropped, instead of the
+	 * arenas keeping the most they ever held (glibc raises its threshold
+	 * after the first free otherwise) */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 }
 
 /* SIGINT, SIGTERM and SIGHUP are taken by fusefs_run's sigwait, which

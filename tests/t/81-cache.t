@@ -9,7 +9,7 @@
 # the server down or stalling fails within the bounded wait; chunks
 # altered or truncated by hand never served.
 . "$(dirname "$0")/../lib.sh"
-plan 54
+plan 55
 BB=$CACHE/busybox-base.tar
 R=$T/repo
 K=$R/repo.pub
@@ -104,6 +104,9 @@ ok "server down: bb@2 reads whole from the cache" \
 ok "... byte for byte" cmp "$T/bb2.sqfs" "$T/r2.sqfs"
 sj cache read --cache "$C" --repo "$URL" --key "$K" --threads 4 bb@3
 is "$(jget "$T/.j" '$d->{requests} . "/" . $d->{misses}')" "0/0" "... bb@3 with 4 threads: no request, no miss"
+sj cache read --cache "$C" --repo "$URL" --key "$K" --threads 1 bb@2
+RA=$(jget "$T/.j" '$d->{readahead}')
+ok "... bb@2 read in order: the chunks ahead were loaded from disk in the background ($RA)" test "${RA:-0}" -gt 0
 CH=$(ls -S "$C"/chunks/*/* | head -1)   # the largest: the data chunk all versions share
 rm -f "$CH"
 t0=$(date +%s)

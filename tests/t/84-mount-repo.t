@@ -103,13 +103,16 @@ BG_PIDS+=($SPID)
 for i in $(seq 50); do curl -sf "${URL}repo.json" >/dev/null && break; sleep 0.1; done
 mkdir -p "$T/m4"
 ok "mount bb@2 (cold, a fresh cache)" $TO "${M[@]}" --cache "$T/cache3" --wait 2s bb@2 "$T/m4"
-ok "read one file while online" cmp "$T/m4/data/blob1" "$T/ref2/data/blob1"
+# (the start of a file only: reading a file through makes the mount
+# fetch far ahead, sequential read-ahead)
+head4k() { cmp <(head -c 4096 "$1") <(head -c 4096 "$2"); }
+ok "read the start of one file while online" head4k "$T/m4/data/blob1" "$T/ref2/data/blob1"
 kill "$SPID"; wait "$SPID" 2>/dev/null
 t0=$(date +%s)
 out=$(timeout 30 cat "$T/m4/data/blob3" 2>&1 >/dev/null)
 like "$out" "Input/output error" "an uncached chunk with the server down: EIO"
 ok "within the --wait bound, not a hang" test $(( $(date +%s) - t0 )) -lt 15
-ok "the cached file still reads offline" cmp "$T/m4/data/blob1" "$T/ref2/data/blob1"
+ok "the cached part still reads offline" head4k "$T/m4/data/blob1" "$T/ref2/data/blob1"
 ok "unmount" umnt "$T/m4"
 
 # A tampered chunk on the server is never served: a pack byte flipped.
