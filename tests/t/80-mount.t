@@ -15,46 +15,13 @@
 command -v fusermount3 >/dev/null || skip_all "fusermount3 is not installed"
 plan 74
 
-TO="timeout 60"
+. "$TOP/tests/mount.sh"
 chmod 711 "$T"          # other users must reach the mount points
-DESC="perl $TOP/tests/tools/treedesc.pl"
-
-unmount_all() {
-	local d
-	for d in "$T"/m*; do
-		mountpoint -q "$d" 2>/dev/null && fusermount3 -u "$d" 2>/dev/null
-	done
-	cleanup
-}
-trap unmount_all EXIT
-
-# the daemon serving mount point $1
-daemon_of() { pgrep -n -f -- "mount --image .* $1( |\$)" || true; }
 
 # mnt IMAGE DIR [OPTIONS]: mounts (the command returns once it serves)
 mnt() { local img=$1 dir=$2; shift 2; mkdir -p "$dir"; $TO "$NETIMG" mount --image "$img" "$dir" "$@"; }
 
-# umnt DIR: unmounts and waits (10 s at most) for the daemon to exit;
-# fails when it is still there
-umnt() {
-	local pid i
-	pid=$(daemon_of "$1")
-	$TO fusermount3 -u "$1" || return 1
-	[ -n "$pid" ] || return 0
-	for i in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
 
-# same_tree A B: their descriptions match (the first differences shown)
-same_tree() {
-	$TO $DESC "$1" >"$T/a.desc" 2>"$T/a.err" || { cat "$T/a.err"; return 1; }
-	$TO $DESC "$2" >"$T/b.desc" 2>"$T/b.err" || { cat "$T/b.err"; return 1; }
-	diff "$T/a.desc" "$T/b.desc" | head -20
-	cmp -s "$T/a.desc" "$T/b.desc"
-}
 
 # ---- (a) the fixture tree ---------------------------------------------------
 R=$T/root

@@ -10,30 +10,7 @@
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 plan 22
 
-TO="timeout 60"
-DESC="perl $TOP/tests/tools/treedesc.pl"
-unmount_all() {
-	local d
-	for d in "$T"/m*; do
-		mountpoint -q "$d" 2>/dev/null && fusermount3 -u "$d" 2>/dev/null
-	done
-	cleanup
-}
-trap unmount_all EXIT
-umnt() {
-	local pid i
-	pid=$(pgrep -n -f -- "netimg mount .* $1( |\$)" || true)
-	$TO fusermount3 -u "$1" || return 1
-	[ -n "$pid" ] || return 0
-	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-	return 1
-}
-same_tree() {
-	$TO $DESC "$1" >"$T/a.desc" 2>"$T/a.err" || { cat "$T/a.err"; return 1; }
-	$TO $DESC "$2" >"$T/b.desc" 2>"$T/b.err" || { cat "$T/b.err"; return 1; }
-	diff "$T/a.desc" "$T/b.desc" | head -20
-	cmp -s "$T/a.desc" "$T/b.desc"
-}
+. "$TOP/tests/mount.sh"
 # requests LOG: GET requests in a netimg serve access log
 requests() { grep -c '"GET ' "$1" 2>/dev/null || true; }
 

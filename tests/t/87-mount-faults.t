@@ -19,32 +19,8 @@
 command -v nginx >/dev/null || skip_all "nginx is not installed"
 plan 36
 
-TO="timeout 60"
-DESC="perl $TOP/tests/tools/treedesc.pl"
-unmount_all() {
-	local d
-	for d in "$T"/m*; do
-		mountpoint -q "$d" 2>/dev/null && { fusermount3 -u "$d" 2>/dev/null || umount -l "$d" 2>/dev/null; }
-	done
-	mountpoint -q "$T/small" 2>/dev/null && umount -l "$T/small"
-	cleanup
-}
-trap unmount_all EXIT
-daemon_of() { pgrep -n -f -- "netimg mount .* $1( |\$)" || true; }
-umnt() {
-	local pid i
-	pid=$(daemon_of "$1")
-	$TO fusermount3 -u "$1" || return 1
-	[ -n "$pid" ] || return 0
-	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-	return 1
-}
-same_tree() {
-	$TO $DESC "$1" >"$T/a.desc" 2>"$T/a.err" || { cat "$T/a.err"; return 1; }
-	$TO $DESC "$2" >"$T/b.desc" 2>"$T/b.err" || { cat "$T/b.err"; return 1; }
-	diff "$T/a.desc" "$T/b.desc" | head -20
-	cmp -s "$T/a.desc" "$T/b.desc"
-}
+. "$TOP/tests/mount.sh"
+EXTRA_MOUNTS=("$T/small")
 # files_ok MNT REF: every regular file of REF reads from MNT with the same
 # bytes; prints the ones that differ or fail
 files_ok() {

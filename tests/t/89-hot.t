@@ -14,15 +14,7 @@
 command -v rdsquashfs >/dev/null || skip_all "no rdsquashfs (squashfs-tools-ng)"
 plan 54
 
-TO="timeout 60"
-unmount_all() {
-	local d
-	for d in "$T"/m*; do
-		mountpoint -q "$d" 2>/dev/null && fusermount3 -u "$d" 2>/dev/null
-	done
-	cleanup
-}
-trap unmount_all EXIT
+. "$TOP/tests/mount.sh"
 # wait_for FILE REGEX: up to 60 s for a line matching REGEX in FILE
 wait_for() {
 	local i
