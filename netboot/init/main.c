@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -246,6 +247,23 @@ static size_t candidates(const struct cache_pointer *p, const char *failed,
 	return n;
 }
 
+/* jansson seeds its hash tables from /dev/urandom at its first use. Early
+ * in boot the kernel's random pool is not ready yet, and that read makes
+ * the kernel gather entropy first: a second under emulation. What the
+ * init parses is its own files and signed, verified documents: a seed
+ * that is not secret does, taken without waiting. */
+static void json_seed(void)
+{
+	struct timespec ts;
+	size_t seed = 0;
+
+	if (getrandom(&seed, sizeof(seed), GRND_INSECURE | GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = (size_t)ts.tv_nsec ^ ((size_t)ts.tv_sec << 20);
+	}
+	json_object_seed(seed != 0 ? seed : 1);
+}
+
 static void fail(const char *what)
 {
 	say("%s", what);
@@ -265,6 +283,7 @@ int main(void)
 	json_t *h;
 	size_t i, n;
 
+	json_seed();
 	sys_mounts();
 	mkdir("/run/netimg", 0755);
 	say("netimg %s init, kernel %s", NETIMG_VERSION, sys_release());
