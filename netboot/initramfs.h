@@ -1,6 +1,7 @@
 /* initramfs.h: the netboot initramfs: a cpio (newc) archive, compressed
  * with zstd, written with libarchive. It holds the project's init
- * (netimg-init, with the shared libraries ldd names), busybox (udhcpc),
+ * (netimg-init, linked statically; one linked dynamically gets the shared
+ * libraries ldd names), busybox (udhcpc),
  * the kernel modules for NICs, squashfs, loop and overlay with their
  * dependencies, the repository's public key, the channels' serials as a
  * floor against replayed pointers, and the CA certificates for https. */
