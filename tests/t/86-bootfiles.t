@@ -3,7 +3,7 @@
 # itself ([boot] kernel = image), and the errors that stop a publish
 # before anything is written.
 . "$(dirname "$0")/../lib.sh"
-plan 19
+plan 21
 KDEB=$(ls "$CACHE"/kernel/linux-image-*.deb 2>/dev/null | head -n 1)
 [ -n "$KDEB" ] || { echo "Bail out! no kernel package in $CACHE/kernel (run scripts/prepare-fixtures)"; exit 1; }
 R=$T/repo
@@ -32,6 +32,10 @@ like "$(bsdtar -tf "$I" | tr '\n' ' ')" 'lib/modules/virtio_net\.ko .*lib/module
 	"the initramfs has the image's modules (from /usr/lib/modules, with their dependencies)"
 like "$(bsdtar -xOf "$I" etc/netimg/modules | tr '\n' ' ')" '^(virtio_ring|virtio)\.ko .*failover\.ko .*net_failover\.ko virtio_net\.ko' \
 	"... read from each module's .modinfo when there is no modules.dep, dependencies first"
+ok "the initramfs carries no shared library (netimg-init and busybox are static)" \
+	sh -c "! bsdtar -tf '$I' | grep -E '\.so(\.|\$)|lib/x86_64-linux-gnu|lib64'"
+ok "... and is small: under 6 MB (the dynamic libcurl's libraries made it 10 MB)" \
+	test "$(stat -c %s "$I")" -lt 6000000
 
 # Errors: nothing is published.
 printf '[image]\nname = k\nversion = 2\nepoch = 1767225600\n[base]\nsource = %s\n[boot]\nkernel = %s\n' \
