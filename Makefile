@@ -26,7 +26,9 @@ ifeq ($(RELEASE),)
 WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 $(WARN) -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread
+# Sections per function: the static netimg-init keeps only what it calls.
+CFLAGS += -std=gnu11 $(WARN) -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
+	-ffunction-sections -fdata-sections
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS += $(PKG_LIBS) -pthread
@@ -56,7 +58,7 @@ INIT_OBJS := $(INIT_SRCS:%.c=$(BUILD)/%.o)
 INIT_LIBS := -lcurl -lssl -lcrypto -ljansson -lsquashfs -lzstd -llzma -llz4 -lz \
 	-lbrotlidec -lbrotlicommon -pthread
 $(BUILD)/netimg-init: $(INIT_OBJS) $(BUILD)/libnetimg.a
-	$(CC) $(CFLAGS) -static -s -o $@ $(INIT_OBJS) $(BUILD)/libnetimg.a $(INIT_LIBS)
+	$(CC) $(CFLAGS) -static -s -Wl,--gc-sections -o $@ $(INIT_OBJS) $(BUILD)/libnetimg.a $(INIT_LIBS)
 $(ASAN_BUILD)/netimg-init: $(BUILD)/netimg-init
 	@mkdir -p $(dir $@)
 	cp $< $@
