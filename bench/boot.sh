@@ -27,6 +27,9 @@ BENCH_ACCEL=${BENCH_ACCEL:-tcg}
 # The guest CPU model: qemu64 (as the tests), or max (SHA-NI, AVX2 as on
 # servers, emulated: everything else gets slower too).
 BENCH_CPU=${BENCH_CPU:-qemu64}
+# Guest CPUs: 1 by default (as the tests); netimg hashes chunks on the
+# others while the first receives.
+BENCH_SMP=${BENCH_SMP:-1}
 IMG=${1:-$(ls "$TOP"/recipes/baseline/out/baseline-*.sqfs 2>/dev/null | head -n 1)}
 KDEB=$(ls "$CACHE"/kernel/linux-image-*.deb 2>/dev/null | head -n 1)
 say() { echo "boot.sh: $*" >&2; }
@@ -67,13 +70,16 @@ bsdtar -xf "$R"/public/boot/*.initramfs -C "$W/ir"
 cat >"$W/ir/init" <<'INIT'
 #!/bin/busybox sh
 bb=/bin/busybox
+echo "plain: init"
 $bb mount -t proc proc /proc; $bb mount -t sysfs sys /sys
 $bb mount -t devtmpfs dev /dev; $bb mount -t tmpfs run /run
 for m in $($bb cat /etc/netimg/modules); do $bb insmod /lib/modules/$m 2>/dev/null; done
 i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do $bb sleep 0.1; i=$((i+1)); done
 $bb udhcpc -i eth0 -s /etc/netimg/udhcpc.script -n -q -f -t 4 -T 2 >/dev/null
+echo "plain: network up"
 url=$($bb sed -n 's/.*plain.url=\([^ ]*\).*/\1/p' /proc/cmdline)
 $bb wget -q -O /run/image.sqfs "$url"
+echo "plain: fetched"
 $bb mkdir -p /run/lower /newroot
 $bb mount -t squashfs -o loop,ro /run/image.sqfs /run/lower
 echo "plain: starting /sbin/init"
@@ -83,7 +89,7 @@ chmod 755 "$W/ir/init"
 # Only what the shell init uses: busybox (static), the modules, the udhcpc
 # hook; none of netimg-init's libraries. Same zstd level as netimg's.
 rm -rf "$W/ir/lib/x86_64-linux-gnu" "$W/ir/lib64" "$W/ir/etc/ssl" "$W/ir/etc/netimg/repo.pub"
-(cd "$W/ir" && bsdtar --format newc -cf - . | zstd -q -3 >"$P/public/boot/initramfs")
+(cd "$W/ir" && bsdtar --format newc -cf - . | zstd -q -12 >"$P/public/boot/initramfs")
 serve "$P" "$W/plain.log"; PPORT=$PORT
 cat >"$P/public/boot.ipxe" <<EOF2
 #!ipxe
@@ -92,18 +98,29 @@ initrd --name initramfs boot/initramfs
 boot
 EOF2
 
+# stamp T0: each console line (ended by \r, \n or an escape sequence)
+# prefixed with the seconds since T0, as the host's clock says when it
+# arrived.
+stamp() {
+	perl -e 'use Time::HiRes qw(time); $| = 1; my ($t0, $l) = ($ARGV[0], "");
+		while (sysread(STDIN, my $b, 4096)) { $l .= $b;
+			while ($l =~ s/^([^\r\n\e]*)([\r\n]|(?=\e.))//) { printf "%7.3f %s\n", time - $t0, $1 if length $1;
+				$l =~ s/^\e// unless length $2 } }' "$1"
+}
+
 # run PORT MARKER: one boot, seconds to MARKER on the console
 run() {
 	local con=$W/con t0 t1 q
 	: >"$con"
 	t0=$(date +%s.%N)
-	qemu-system-x86_64 -machine accel=$BENCH_ACCEL -cpu "$BENCH_CPU" -m 512M -nographic -no-reboot \
+	qemu-system-x86_64 -machine accel=$BENCH_ACCEL -cpu "$BENCH_CPU" -smp "$BENCH_SMP" -m 512M -nographic -no-reboot \
 		-netdev "user,id=n0,bootfile=http://10.0.2.2:$1/boot.ipxe" \
-		-device "virtio-net-pci,netdev=n0,mac=$MAC,bootindex=1" </dev/null >"$con" 2>&1 &
+		-device "virtio-net-pci,netdev=n0,mac=$MAC,bootindex=1" </dev/null > >(stamp "$t0" >"$con") 2>&1 &
 	q=$!
 	for _ in $(seq 3000); do grep -q "$2" "$con" && break; sleep 0.05; done
 	t1=$(date +%s.%N)
 	kill "$q" 2>/dev/null; wait "$q" 2>/dev/null || true
+	[ -z "${BENCH_CONSOLES:-}" ] || cp "$con" "$BENCH_CONSOLES/$3.con"
 	grep -q "$2" "$con" || { say "no '$2' on the console:"; tail -5 "$con" >&2; exit 1; }
 	grep -a 'netimg: fetched' "$con" | tr -d '\r' | sed 's/^/boot.sh:   /' >&2 || true
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
@@ -111,13 +128,32 @@ run() {
 bytes() { awk '{ s += $10 } END { print s + 0 }' "$1"; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-for kind in netimg plain; do
-	: >"$W/$kind.times"
-	for i in $(seq "$RUNS"); do
+# marks CONSOLE: the seconds at which each phase ended, from the stamped
+# console: iPXE's DHCP and boot.ipxe; the scripts, kernel and initramfs
+# downloaded; the kernel booted (the init's first line); the network up;
+# the image fetched (pointer, manifest, index and chunks for netimg); the
+# image's init about to run.
+marks() {
+	tr -d '\r' <"$1" | awk '
+		function at(k) { if (!(k in t)) t[k] = $1 }
+		/boot\.ipxe\.\.\. ok/ { at(1) }
+		/ramfs\.\.\. o/ { at(2) }
+		/netimg: netimg .* init,|plain: init/ { at(3) }
+		/netimg: eth[0-9]*: |plain: network up/ { at(4) }
+		/netimg: fetched |plain: fetched/ { at(5) }
+		/starting bench@1|plain: starting/ { at(6) }
+		END { for (k = 1; k <= 6; k++) printf "%s%s", (k in t) ? t[k] : "-", k < 6 ? " " : "\n" }'
+}
+
+# Alternately, so that both chains see the same load on a shared machine.
+: >"$W/netimg.times"; : >"$W/plain.times"; : >"$W/netimg.marks"; : >"$W/plain.marks"
+for i in $(seq "$RUNS"); do
+	for kind in netimg plain; do
 		: >"$W/$kind.log"
-		if [ $kind = netimg ]; then t=$(run $NPORT "starting bench@1's /bin/true")
-		else t=$(run $PPORT "plain: starting /sbin/init"); fi
+		if [ $kind = netimg ]; then t=$(run $NPORT "starting bench@1's /bin/true" netimg.$i)
+		else t=$(run $PPORT "plain: starting /sbin/init" plain.$i); fi
 		echo "$t" >>"$W/$kind.times"
+		marks "$W/con" >>"$W/$kind.marks"
 		echo "$(bytes "$W/$kind.log")" >"$W/$kind.bytes"
 		say "$kind run $i: $t s"
 	done
@@ -125,11 +161,33 @@ done
 tn=$(median <"$W/netimg.times"); tp=$(median <"$W/plain.times")
 echo "# Netboot: netimg against the plain chain"
 echo
-echo "Image: $(basename "$IMG"), $(stat -c %s "$IMG") bytes; kernel: $(basename "$KDEB"); qemu $BENCH_ACCEL, -cpu $BENCH_CPU, 512 MiB; median of $RUNS runs."
+echo "Image: $(basename "$IMG"), $(stat -c %s "$IMG") bytes; kernel: $(basename "$KDEB"); qemu $BENCH_ACCEL, -cpu $BENCH_CPU, -smp $BENCH_SMP, 512 MiB; median of $RUNS runs."
 echo
 echo "| chain | time to the image's init (s) | bytes served | verified |"
 echo "|---|---:|---:|---|"
 echo "| netimg | $tn | $(cat "$W/netimg.bytes") | pointer, manifest, index, every chunk |"
 echo "| plain (wget + loop mount) | $tp | $(cat "$W/plain.bytes") | nothing |"
+echo
+echo "Where the time goes (seconds, median of each phase; the console's lines as they reached the host):"
+echo
+echo "| phase | netimg | plain |"
+echo "|---|---:|---:|"
+phase() {   # phase COLUMN: the medians of mark COLUMN - mark COLUMN-1
+	for kind in netimg plain; do
+		awk -v c="$1" '{ split("0 " $0, m, " "); if (m[c + 1] != "-" && m[c] != "-") print m[c + 1] - m[c] }' \
+			"$W/$kind.marks" | median | awk '{ printf "%.2f\n", $1 } END { if (!NR) print "-" }'
+	done | paste -sd ' '
+}
+n=0
+for p in "firmware, iPXE's DHCP, boot.ipxe" "scripts, kernel and initramfs downloaded" \
+	"kernel boot: initramfs unpacked, init started" "modules, network (DHCP)" \
+	"image fetched (netimg: pointer, manifest, index, chunks verified)" \
+	"image mounted, switch to its init"; do
+	n=$((n + 1))
+	set -- $(phase $n)
+	echo "| $p | $1 | $2 |"
+done
+echo
+echo "Initramfs: netimg $(stat -c %s "$R"/public/boot/*.initramfs) bytes, plain $(stat -c %s "$P/public/boot/initramfs") bytes."
 echo
 echo "netimg / plain: $(awk -v a="$tn" -v b="$tp" 'BEGIN { printf "%.2f", a / b }')x (target: at most 1.1x)"
