@@ -119,6 +119,8 @@ run() {
 	q=$!
 	for _ in $(seq 3000); do grep -q "$2" "$con" && break; sleep 0.05; done
 	t1=$(date +%s.%N)
+	# qemu's CPU time (all its threads): less at the mercy of the load
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$q/stat" >"$W/cpu" 2>/dev/null || echo - >"$W/cpu"
 	kill "$q" 2>/dev/null; wait "$q" 2>/dev/null || true
 	[ -z "${BENCH_CONSOLES:-}" ] || cp "$con" "$BENCH_CONSOLES/$3.con"
 	grep -q "$2" "$con" || { say "no '$2' on the console:"; tail -5 "$con" >&2; exit 1; }
@@ -146,16 +148,19 @@ marks() {
 }
 
 # Alternately, so that both chains see the same load on a shared machine.
+L0=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$W/netimg.times"; : >"$W/plain.times"; : >"$W/netimg.marks"; : >"$W/plain.marks"
+: >"$W/netimg.cpu"; : >"$W/plain.cpu"
 for i in $(seq "$RUNS"); do
 	for kind in netimg plain; do
 		: >"$W/$kind.log"
 		if [ $kind = netimg ]; then t=$(run $NPORT "starting bench@1's /bin/true" netimg.$i)
 		else t=$(run $PPORT "plain: starting /sbin/init" plain.$i); fi
 		echo "$t" >>"$W/$kind.times"
+		cat "$W/cpu" >>"$W/$kind.cpu"
 		marks "$W/con" >>"$W/$kind.marks"
 		echo "$(bytes "$W/$kind.log")" >"$W/$kind.bytes"
-		say "$kind run $i: $t s"
+		say "$kind run $i: $t s, qemu CPU $(cat "$W/cpu") s"
 	done
 done
 tn=$(median <"$W/netimg.times"); tp=$(median <"$W/plain.times")
@@ -163,10 +168,11 @@ echo "# Netboot: netimg against the plain chain"
 echo
 echo "Image: $(basename "$IMG"), $(stat -c %s "$IMG") bytes; kernel: $(basename "$KDEB"); qemu $BENCH_ACCEL, -cpu $BENCH_CPU, -smp $BENCH_SMP, 512 MiB; median of $RUNS runs."
 echo
-echo "| chain | time to the image's init (s) | bytes served | verified |"
-echo "|---|---:|---:|---|"
-echo "| netimg | $tn | $(cat "$W/netimg.bytes") | pointer, manifest, index, every chunk |"
-echo "| plain (wget + loop mount) | $tp | $(cat "$W/plain.bytes") | nothing |"
+cn=$(median <"$W/netimg.cpu"); cp=$(median <"$W/plain.cpu")
+echo "| chain | time to the image's init (s) | qemu CPU (s) | bytes served | verified |"
+echo "|---|---:|---:|---:|---|"
+echo "| netimg | $tn | $cn | $(cat "$W/netimg.bytes") | pointer, manifest, index, every chunk |"
+echo "| plain (wget + loop mount) | $tp | $cp | $(cat "$W/plain.bytes") | nothing |"
 echo
 echo "Where the time goes (seconds, median of each phase; the console's lines as they reached the host):"
 echo
@@ -190,4 +196,4 @@ done
 echo
 echo "Initramfs: netimg $(stat -c %s "$R"/public/boot/*.initramfs) bytes, plain $(stat -c %s "$P/public/boot/initramfs") bytes."
 echo
-echo "netimg / plain: $(awk -v a="$tn" -v b="$tp" 'BEGIN { printf "%.2f", a / b }')x (target: at most 1.1x)"
+echo "netimg / plain: $(awk -v a="$tn" -v b="$tp" 'BEGIN { printf "%.2f", a / b }')x (target: at most 1.1x); qemu CPU: $(awk -v a="$cn" -v b="$cp" 'BEGIN { printf "%.2f", a / b }')x; load average $L0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
