@@ -249,9 +249,10 @@ static size_t candidates(const struct cache_pointer *p, const char *failed,
 
 /* jansson seeds its hash tables from /dev/urandom at its first use. Early
  * in boot the kernel's random pool is not ready yet, and that read makes
- * the kernel gather entropy first: a second under emulation. What the
- * init parses is its own files and signed, verified documents: a seed
- * that is not secret does, taken without waiting. */
+ * the kernel gather entropy first: a second under emulation. The seed
+ * only spreads object keys over buckets (against crafted colliding
+ * keys): the kernel's bytes before its pool is fully seeded, taken
+ * without waiting, do for that. */
 static void json_seed(void)
 {
 	struct timespec ts;
