@@ -359,8 +359,16 @@ static int net_error(int code)
 	return code != 0 && code != NI_EHASH && code != NI_ENOMEM && code != NI_EINVAL;
 }
 
+/* Not fetching chunk i after all: others may try it (under mu). */
+static void release_locked(struct cache_vimage *v, size_t i)
+{
+	v->busy[i] = 0;
+	pthread_cond_broadcast(&v->cv);
+}
+
 /* Chunk i is busy (ours) and not cached: fetch it and the missing chunks
- * after it in its pack, up to the read-ahead. */
+ * after it in its pack, up to the read-ahead. Whatever happens, chunk i
+ * is no longer busy when it returns. */
 static int fetch_demand(struct cache_vimage *v, size_t i, int64_t deadline,
 			struct ni_err *e)
 {
@@ -373,22 +381,29 @@ static int fetch_demand(struct cache_vimage *v, size_t i, int64_t deadline,
 	size_t ra = v->o.readahead;
 	int ret;
 
-	if (v->repo == NULL)
+	pthread_mutex_lock(&v->mu);
+	if (v->repo == NULL) {
+		release_locked(v, i);
+		pthread_mutex_unlock(&v->mu);
 		return ni_err_set(e, NI_EIO, "%s: chunk at image offset %llu is not cached (no repository given)",
 				  v->spec, (unsigned long long)ver->c[i].img_off);
-	pthread_mutex_lock(&v->mu);
+	}
 	if (vimg_now_ms() < v->offline_until) {
 		ret = ni_err_set(e, NI_EIO, "%s: chunk at image offset %llu is not cached and the repository is unreachable (%s)",
 				 v->spec, (unsigned long long)ver->c[i].img_off, v->last.msg);
+		release_locked(v, i);
 		pthread_mutex_unlock(&v->mu);
 		return ret;
 	}
 	/* a sequential read fetches as far ahead as the store read-ahead loads */
 	if (v->ra_seq && v->o.store_readahead > ra)
 		ra = v->o.store_readahead;
-	pthread_mutex_unlock(&v->mu);
-	if ((win = malloc(cap * sizeof(*win))) == NULL)
+	if ((win = malloc(cap * sizeof(*win))) == NULL) {
+		release_locked(v, i);
+		pthread_mutex_unlock(&v->mu);
 		return ni_err_set(e, NI_ENOMEM, "out of memory");
+	}
+	pthread_mutex_unlock(&v->mu);
 	win[0] = i;
 	/* read-ahead: the chunks that follow in the pack, while missing */
 	for (j = i + 1; j < ver->n && n < cap; j++) {

@@ -17,7 +17,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root (FUSE mounts, tmpfs)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 command -v nginx >/dev/null || skip_all "nginx is not installed"
-plan 36
+plan 38
 
 . "$TOP/tests/mount.sh"
 EXTRA_MOUNTS=("$T/small")
@@ -111,6 +111,10 @@ ok "only mirror killed mid-read: the read fails" isnt_zero "$rc"
 like "$(cat "$T/got2.err")" "Input/output error" "with EIO"
 ok "within the --wait bound, not a hang" test $(( $(date +%s) - t0 )) -lt 20
 ok "what was read before is right" cmp -n "$(stat -c %s "$T/got2")" "$T/got2" "$T/ref/data/blob2"
+ok "read again at once, still offline: EIO again" sh -c "! timeout 30 cat '$T/m3/data/blob2' >/dev/null 2>&1"
+p=${A##*:}; start_serve "${p%/}"; A=$SURL; APID=$SPID
+sleep 2   # the mount waits 2 s after a network failure before it tries again
+ok "the mirror is back: the same mount reads the file whole" timeout 30 cmp "$T/m3/data/blob2" "$T/ref/data/blob2"
 ok "unmount" umnt "$T/m3"
 
 # ---- a replayed pointer -------------------------------------------------------------
