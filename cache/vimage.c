@@ -369,8 +369,8 @@ static void release_locked(struct cache_vimage *v, size_t i)
 /* Chunk i is busy (ours) and not cached: fetch it and the missing chunks
  * after it in its pack, up to the read-ahead. Whatever happens, chunk i
  * is no longer busy when it returns. */
-static int fetch_demand(struct cache_vimage *v, size_t i, int64_t deadline,
-			struct ni_err *e)
+int vimg_fetch_demand(struct cache_vimage *v, size_t i, int64_t deadline,
+		      struct ni_err *e)
 {
 	const struct cache_version *ver = v->ver;
 	size_t *win, n = 1, j, k, cap = 64;
@@ -508,7 +508,7 @@ static int get_chunk(struct cache_vimage *v, size_t i, int64_t deadline,
 		pthread_mutex_lock(&v->mu);
 		v->stats.misses++;
 		pthread_mutex_unlock(&v->mu);
-		if ((ret = fetch_demand(v, i, deadline, e)) != 0)
+		if ((ret = vimg_fetch_demand(v, i, deadline, e)) != 0)
 			return ret;
 		fetched = 1;
 	}

@@ -104,6 +104,12 @@ void vimg_mem_adopt(struct cache_vimage *v, size_t idx, uint8_t *data, size_t le
 /* Under mu: a reader asks for chunk i; a sequential read starts or moves
  * the store read-ahead window (vimage_ra.c). */
 void vimg_ra_note(struct cache_vimage *v, size_t i);
+/* Chunk i is marked busy by the caller and is not in the store: fetches
+ * it (and the missing chunks after it in its pack, up to the read-ahead),
+ * verified, into the store and memory. Chunk i is no longer busy when it
+ * returns, whatever happened. */
+int vimg_fetch_demand(struct cache_vimage *v, size_t i, int64_t deadline,
+		      struct ni_err *e);
 /* Stops the read-ahead thread (not under mu). */
 void vimg_ra_stop(struct cache_vimage *v);
 /* Opens the bulk source if needed (caller holds bulk_mu). */

@@ -8,11 +8,13 @@
  *
  * So when a reader moves from chunk i-1 to chunk i (a sequential read),
  * one thread loads the chunks that follow, up to store_readahead bytes,
- * into memory while the reader is served. It loads only what the store
- * holds (a missing chunk ends the window: fetching is the demand path's,
- * with its own read-ahead), never what memory holds or someone is loading
- * (busy), and marks what it loads busy, so a reader that needs it waits
- * for it as for any load. Everything it loads is verified as any load is. */
+ * into memory while the reader is served. A chunk the store lacks it
+ * fetches (with the ones after it, as a reader's miss would), so a
+ * sequential read of a version not yet cached has the next range on its
+ * way while the current one is served; a failed fetch ends the window. It
+ * never loads what memory holds or someone is loading (busy), and marks
+ * what it loads busy, so a reader that needs it waits for it as for any
+ * load. Everything it loads is verified as any load is. */
 #include <stdlib.h>
 
 #include "cache/vimage_internal.h"
@@ -58,8 +60,22 @@ static void *ra_main(void *arg)
 			vimg_mem_adopt(v, i, buf, ver->c[i].len);
 			buf = NULL;
 			v->stats.readahead++;
+		} else if (ret != NI_ENOMEM && v->repo != NULL && !v->ra_stop) {
+			struct ni_err fe = { 0 };
+
+			/* not in the store (or damaged and dropped): fetch it */
+			pthread_mutex_unlock(&v->mu);
+			free(buf);
+			buf = NULL;
+			ret = vimg_fetch_demand(v, i, vimg_now_ms() + v->o.wait_ms, &fe);
+			pthread_mutex_lock(&v->mu);
+			if (ret == 0)
+				v->stats.readahead++;
+			else
+				v->ra_next = v->ra_end;
+			continue;   /* vimg_fetch_demand cleared the busy mark */
 		} else {
-			v->ra_next = v->ra_end;   /* not in the store (or damaged): stop */
+			v->ra_next = v->ra_end;   /* nothing to fetch from: stop */
 		}
 		v->busy[i] = 0;
 		pthread_cond_broadcast(&v->cv);

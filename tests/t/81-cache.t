@@ -9,7 +9,7 @@
 # the server down or stalling fails within the bounded wait; chunks
 # altered or truncated by hand never served.
 . "$(dirname "$0")/../lib.sh"
-plan 55
+plan 56
 BB=$CACHE/busybox-base.tar
 R=$T/repo
 K=$R/repo.pub
@@ -121,6 +121,10 @@ ok "... within the bounded wait ($(( $(date +%s) - t0 ))s, 2s asked)" test $(( $
 kill $BPID 2>/dev/null
 
 serve_logged "$R"
+sj cache read --cache "$T/cold" --repo "$URL" --key "$K" --threads 1 bb@2 -o "$T/r2c.sqfs"
+RA=$(jget "$T/.j" '$d->{readahead}')
+ok "a cold read in order fetches ahead in the background ($RA chunks), the image verified whole" \
+	test "${RA:-0}" -gt 0 -a -s "$T/r2c.sqfs"
 # ---- damaged chunks: never served ----
 ok "a missing chunk is fetched again on read" \
 	"$NETIMG" cache read --cache "$C" --repo "$URL" --key "$K" bb@2 -o "$T/r2b.sqfs"
