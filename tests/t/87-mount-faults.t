@@ -50,11 +50,16 @@ partial_read() {
 		open(my $f, "<", $in) or die "$in: $!\n";
 		open(my $o, ">", $out) or die "$out: $!\n";
 		binmode $f; binmode $o;
-		read($f, my $b, 1048576) == 1048576 or die "$in: short first read\n";
-		print $o $b;
+		my ($b, $got) = ("", 0);
+		while ($got < 1048576) {
+			my $n = sysread($f, $b, 1048576 - $got);
+			die "$in: first MiB: " . (defined $n ? "end of file" : $!) . "\n" unless $n;
+			print $o $b;
+			$got += $n;
+		}
 		open(my $h, ">", "$out.half"); close $h;
 		for (1 .. 300) { last if -e $go; select(undef, undef, undef, 0.1) }
-		while (1) { my $n = read($f, $b, 262144); die "$in: $!\n" unless defined $n; last if !$n; print $o $b }
+		while (1) { my $n = sysread($f, $b, 262144); die "$in: $!\n" unless defined $n; last if !$n; print $o $b }
 		close $o or die; exit 0' "$@"
 }
 wait_file() { local i; for i in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
