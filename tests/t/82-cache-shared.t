@@ -7,26 +7,7 @@
 # clearly, nothing bad is left.
 . "$(dirname "$0")/../lib.sh"
 plan 17
-BB=$CACHE/busybox-base.tar
-R=$T/repo
-K=$R/repo.pub
-
-version() {   # N [x: with 600 KB of its own]
-	local n=$1 cat=$T/cat$1
-	printf '[image]\nname = bb\nversion = %s\nepoch = 1767225600\n[base]\nsource = %s\n' "$n" "$BB" >"$T/bb$n.ini"
-	if [ $# -gt 1 ]; then
-		mkdir -p "$T/p$n/opt" "$cat"
-		head -c 614400 /dev/urandom >"$T/p$n/opt/blob$n"
-		tar --numeric-owner --owner=0 --group=0 -C "$T/p$n" -cf "$T/p$n.tar" ./opt
-		"$NETIMG" patch add --catalog "$cat" "$T/p$n.tar" --id P$n --severity low >/dev/null
-		"$NETIMG" patch approve --catalog "$cat" P$n --by t >/dev/null
-		printf '[patches]\ncatalog = %s\n' "$cat" >>"$T/bb$n.ini"
-	fi
-	"$NETIMG" build -q "$T/bb$n.ini" -o "$T/bb$n.sqfs" &&
-		"$NETIMG" publish --repo "$R" "$T/bb$n.sqfs" >/dev/null
-}
-"$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
-version 1 && version 2 x && version 3 x || { echo "Bail out! cannot build the versions"; exit 1; }
+. "$TOP/tests/cache.sh"
 serve_repo "$R"
 sj() { "$NETIMG" "$@" --json >"$T/.j" 2>"$T/.jerr"; }
 

@@ -8,42 +8,11 @@
 # restart completes it; the bandwidth cap is honoured.
 . "$(dirname "$0")/../lib.sh"
 plan 47
-BB=$CACHE/busybox-base.tar
-R=$T/repo
-K=$R/repo.pub
+. "$TOP/tests/cache.sh"
 S=$T/state
 C=$T/cache
 PTR=$R/public/channels/stable.json
 
-# bb@1 the base; bb@2 and bb@3 each with 600 KB of their own (random).
-version() {   # N [x]
-	local n=$1 cat=$T/cat$1
-	printf '[image]\nname = bb\nversion = %s\nepoch = 1767225600\n[base]\nsource = %s\n' "$n" "$BB" >"$T/bb$n.ini"
-	if [ $# -gt 1 ]; then
-		mkdir -p "$T/p$n/opt" "$cat"
-		head -c 614400 /dev/urandom >"$T/p$n/opt/blob$n"
-		tar --numeric-owner --owner=0 --group=0 -C "$T/p$n" -cf "$T/p$n.tar" ./opt
-		"$NETIMG" patch add --catalog "$cat" "$T/p$n.tar" --id P$n --severity low >/dev/null
-		"$NETIMG" patch approve --catalog "$cat" P$n --by t >/dev/null
-		printf '[patches]\ncatalog = %s\n' "$cat" >>"$T/bb$n.ini"
-	fi
-	"$NETIMG" build -q "$T/bb$n.ini" -o "$T/bb$n.sqfs" &&
-		"$NETIMG" publish --repo "$R" "$T/bb$n.sqfs" >/dev/null
-}
-"$NETIMG" init --repo "$R" >/dev/null && "$NETIMG" keygen --repo "$R" >/dev/null
-version 1 && version 2 x && version 3 x || { echo "Bail out! cannot build the versions"; exit 1; }
-
-# netimg serve with its access log: LOG, URL, PORT, SERVER (ARG: a port)
-serve_logged() {
-	local out=$T/.serve.$RANDOM i
-	LOG=$T/access.$RANDOM.log
-	"$NETIMG" serve --repo "$R" --listen "127.0.0.1:${1:-0}" >"$out" 2>"$LOG" &
-	BG_PIDS+=($!)
-	SERVER=$!
-	for i in $(seq 50); do grep -q http "$out" 2>/dev/null && break; sleep 0.1; done
-	URL=$(sed -n 's|.*\(http://[^ ]*/\).*|\1|p' "$out")
-	PORT=$(echo "$URL" | sed -n 's|.*:\([0-9]*\)/.*|\1|p')
-}
 # agent_bg LOGFILE ARGS...: a running agent: APID
 agent_bg() {
 	local log=$1; shift
@@ -78,7 +47,7 @@ polls() { grep -c "GET /channels/stable.json HTTP[^\"]*\" $1 " "$LOG"; }
 
 "$NETIMG" point --repo "$R" stable bb@1 >/dev/null
 cp "$PTR" "$T/ptr-serial1.json"
-serve_logged
+serve_logged "$R"
 
 # ---- usage ----
 fails "agent: NAME@VERSION is refused" "not a channel name" \
@@ -125,7 +94,7 @@ ok "server down: the agent logs the error" wait_log "$T/a1.log" "poll stable: er
 sleep 2
 ok "... and keeps running" kill -0 "$APID"
 n=$(wc -l <"$T/a1.log")
-serve_logged "$PORT"
+serve_logged "$R" "$PORT"
 t0=$(date +%s.%N)
 ok "server back on the same port ($PORT): the agent notices" wait_log "$T/a1.log" "poll stable: (not modified|bb@2)" 10 $((n + 1))
 dt=$(since "$t0")
