@@ -43,3 +43,24 @@ same_tree() {
 	diff "$T/a.desc" "$T/b.desc" | head -20
 	cmp -s "$T/a.desc" "$T/b.desc"
 }
+
+# flip_byte FILE OFFSET: one bit of the byte at OFFSET inverted, in place
+flip_byte() {
+	perl -e 'open(my $f, "+<", $ARGV[0]) or die; seek($f, $ARGV[1], 0); read($f, my $b, 1);
+		seek($f, $ARGV[1], 0); print $f chr(ord($b) ^ 1)' "$1" "$2"
+}
+
+# read_files MNT REFDIR: reads each file of REFDIR (not recursive) from
+# MNT under the same name; BAD=1 when a read that succeeded returned other
+# bytes, EIO = how many reads failed with EIO
+read_files() {
+	local f
+	BAD=0 EIO=0
+	for f in "$2"/*; do
+		if timeout 30 cat "$1/${f##*/}" >"$T/got" 2>"$T/cat.err"; then
+			cmp -s "$T/got" "$f" || BAD=1
+		else
+			grep -q "Input/output error" "$T/cat.err" && EIO=$((EIO + 1))
+		fi
+	done
+}
