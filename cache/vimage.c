@@ -229,27 +229,97 @@ static void lru_front(struct cache_vimage *v, struct ment *m)
 		v->lru_tail = m;
 }
 
-void vimg_mem_insert(struct cache_vimage *v, size_t idx, const uint8_t *data,
-		     size_t len)
-{
-	uint8_t *copy;
+/* Buffers are sized in steps of 64 KiB so that one fits the chunks of
+ * about its size; a spare serves a chunk of at least half its size. */
+#define BUF_STEP (64u << 10)
 
-	if (v->mem[idx] != NULL || (copy = malloc(len)) == NULL)
-		return;   /* memory is a cache: the store or a fetch will do */
-	memcpy(copy, data, len);
-	vimg_mem_adopt(v, idx, copy, len);
+static size_t buf_cap(size_t len)
+{
+	return len == 0 ? BUF_STEP : (len + BUF_STEP - 1) / BUF_STEP * BUF_STEP;
 }
 
-void vimg_mem_adopt(struct cache_vimage *v, size_t idx, uint8_t *data, size_t len)
+static void mem_drop(struct cache_vimage *v, struct ment *t)
+{
+	lru_unlink(v, t);
+	v->mem[t->idx] = NULL;
+	v->mem_used -= t->len;
+	vimg_buf_put(v, t->data, t->cap);
+	free(t);
+}
+
+/* The smallest spare that fits len, taken out of the spares; or NULL. */
+static uint8_t *spare_take(struct cache_vimage *v, size_t len, size_t *cap)
+{
+	int i, best = -1;
+	uint8_t *p;
+
+	for (i = 0; i < v->n_spare; i++)
+		if (v->spare[i].cap >= len && v->spare[i].cap / 2 <= buf_cap(len) &&
+		    (best < 0 || v->spare[i].cap < v->spare[best].cap))
+			best = i;
+	if (best < 0)
+		return NULL;
+	p = v->spare[best].p;
+	*cap = v->spare[best].cap;
+	v->spare_bytes -= *cap;
+	v->spare[best] = v->spare[--v->n_spare];
+	return p;
+}
+
+uint8_t *vimg_buf_get(struct cache_vimage *v, size_t len, size_t *cap)
+{
+	struct ment *t, *prev;
+	uint8_t *p;
+
+	if ((p = spare_take(v, len, cap)) != NULL)
+		return p;
+	/* full: the least recently used chunks make room (and spares) */
+	for (t = v->lru_tail; t != NULL &&
+	     v->mem_used + v->spare_bytes + len > v->o.mem_bytes; t = prev) {
+		prev = t->prev;
+		if (t->refs > 0)
+			continue;
+		mem_drop(v, t);
+		if ((p = spare_take(v, len, cap)) != NULL)
+			return p;
+	}
+	/* none fits: spares that would take memory over the bound go */
+	while (v->n_spare > 0 && v->mem_used + v->spare_bytes + len > v->o.mem_bytes) {
+		v->n_spare--;
+		v->spare_bytes -= v->spare[v->n_spare].cap;
+		free(v->spare[v->n_spare].p);
+	}
+	*cap = buf_cap(len);
+	return malloc(*cap);
+}
+
+void vimg_buf_put(struct cache_vimage *v, uint8_t *p, size_t cap)
+{
+	if (p == NULL)
+		return;
+	if (v->n_spare == VIMG_SPARE_MAX ||
+	    v->mem_used + v->spare_bytes + cap > v->o.mem_bytes) {
+		free(p);
+		return;
+	}
+	v->spare[v->n_spare].p = p;
+	v->spare[v->n_spare].cap = cap;
+	v->n_spare++;
+	v->spare_bytes += cap;
+}
+
+struct ment *vimg_mem_adopt(struct cache_vimage *v, size_t idx, uint8_t *data,
+			    size_t len, size_t cap)
 {
 	struct ment *m, *t, *prev;
 
 	if (v->mem[idx] != NULL || (m = calloc(1, sizeof(*m))) == NULL) {
-		free(data);
-		return;
+		vimg_buf_put(v, data, cap);
+		return NULL;
 	}
 	m->data = data;
 	m->len = len;
+	m->cap = cap;
 	m->idx = idx;
 	v->mem[idx] = m;
 	lru_front(v, m);
@@ -259,12 +329,9 @@ void vimg_mem_adopt(struct cache_vimage *v, size_t idx, uint8_t *data, size_t le
 		prev = t->prev;
 		if (t == m || t->refs > 0)
 			continue;
-		lru_unlink(v, t);
-		v->mem[t->idx] = NULL;
-		v->mem_used -= t->len;
-		free(t->data);
-		free(t);
+		mem_drop(v, t);
 	}
+	return m;
 }
 
 static void mem_release(struct cache_vimage *v, struct ment *m)
@@ -284,6 +351,9 @@ static void mem_free_all(struct cache_vimage *v)
 		free(m);
 	}
 	v->lru_head = v->lru_tail = NULL;
+	while (v->n_spare > 0)
+		free(v->spare[--v->n_spare].p);
+	v->spare_bytes = 0;
 }
 
 /* ---- reads ---- */
@@ -458,6 +528,7 @@ static int get_chunk(struct cache_vimage *v, size_t i, int64_t deadline,
 	const struct cache_chunk *c = &v->ver->c[i];
 	struct timespec ts;
 	uint8_t *buf;
+	size_t cap;
 	int ret, round, fetched = 0;
 
 	for (round = 0; round < 4; round++) {
@@ -484,18 +555,19 @@ static int get_chunk(struct cache_vimage *v, size_t i, int64_t deadline,
 			}
 		}
 		v->busy[i] = 1;
+		buf = vimg_buf_get(v, c->len, &cap);
 		pthread_mutex_unlock(&v->mu);
 
-		if ((buf = malloc(c->len)) == NULL)
+		if (buf == NULL)
 			ret = NI_ENOMEM;
 		else
 			ret = cache_store_get(v->st, c->sha, buf, c->len, NULL);
 		if (ret == 0 || ret == NI_ENOMEM) {
 			pthread_mutex_lock(&v->mu);
 			if (ret == 0)
-				vimg_mem_adopt(v, i, buf, c->len);
+				vimg_mem_adopt(v, i, buf, c->len, cap);
 			else
-				free(buf);
+				vimg_buf_put(v, buf, cap);
 			v->busy[i] = 0;
 			pthread_cond_broadcast(&v->cv);
 			pthread_mutex_unlock(&v->mu);
@@ -503,9 +575,9 @@ static int get_chunk(struct cache_vimage *v, size_t i, int64_t deadline,
 				return ni_err_set(e, ret, "out of memory");
 			continue;   /* picked up from memory above */
 		}
-		free(buf);
 		/* missing, or damaged (and dropped): fetch it */
 		pthread_mutex_lock(&v->mu);
+		vimg_buf_put(v, buf, cap);
 		v->stats.misses++;
 		pthread_mutex_unlock(&v->mu);
 		if ((ret = vimg_fetch_demand(v, i, deadline, e)) != 0)

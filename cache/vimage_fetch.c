@@ -17,10 +17,21 @@ struct piece {
 	uint64_t pack_off, len;
 };
 
+/* A range's progress through its pieces, for the attempt under way. */
+struct rstate {
+	size_t k;                  /* the piece whose bytes come now */
+	uint64_t filled;           /* of it, gathered so far */
+	uint8_t *buf;              /* its bytes (vimg_buf_get), or NULL */
+	size_t cap;
+	int bad;                   /* a piece failed its hash: the rest is ignored */
+};
+
 struct fctx {
 	struct cache_vimage *v;
 	struct piece *p;
+	uint8_t *accepted;         /* per piece: checked and kept */
 	size_t *first, *count;     /* per range of the current pack */
+	struct rstate *rs;         /* per range of the current pack */
 	int keep_mem, put_flags;
 	void (*progress)(void *user, uint64_t len);
 	void *user;
@@ -36,50 +47,119 @@ static int cmp_piece(const void *a, const void *b)
 	return x->pack_off < y->pack_off ? -1 : x->pack_off > y->pack_off;
 }
 
-static int sink(void *user, size_t r, const uint8_t *data, size_t len)
+/* Piece k is whole in st->buf: checked against the index, then given to
+ * memory (when keep_mem: readers waiting on it go on at once) and stored.
+ * NI_EHASH: this mirror sent something else (x->bad says what). */
+static int accept(struct fctx *x, size_t k, struct rstate *st)
+{
+	struct cache_vimage *v = x->v;
+	const struct piece *p = &x->p[k];
+	const struct cache_chunk *c = &v->ver->c[p->idx];
+	const uint8_t *data = st->buf;
+	struct ment *m = NULL;
+	uint8_t d[NI_SHA256_LEN];
+	int full = 0;
+
+	ni_sha256_buf(st->buf, p->len, d);
+	if (memcmp(d, c->sha, NI_SHA256_LEN) != 0)
+		return ni_err_set(&x->bad, NI_EHASH,
+				  "%s: chunk at image offset %llu (pack %.16s...): hash mismatch (tampered)",
+				  v->spec, (unsigned long long)c->img_off, v->ver->packs[p->pack]);
+	if (x->keep_mem) {
+		pthread_mutex_lock(&v->mu);
+		if ((m = vimg_mem_adopt(v, p->idx, st->buf, p->len, st->cap)) == NULL)
+			m = v->mem[p->idx];
+		if (m != NULL)
+			m->refs++;
+		pthread_cond_broadcast(&v->cv);
+		pthread_mutex_unlock(&v->mu);
+		st->buf = NULL;   /* memory's now (or given back) */
+		data = m != NULL ? m->data : NULL;
+	}
+	/* a full disk only costs the cache the chunk: it is still served */
+	if (data != NULL &&
+	    cache_store_put(v->st, c->sha, data, p->len, x->put_flags, NULL) == NI_ENOSPC)
+		full = 1;
+	pthread_mutex_lock(&v->mu);
+	if (m != NULL)
+		m->refs--;
+	x->accepted[k] = 1;
+	v->busy[p->idx] = 0;
+	v->stats.store_full += full;
+	pthread_cond_broadcast(&v->cv);
+	pthread_mutex_unlock(&v->mu);
+	if (x->progress != NULL)
+		x->progress(x->user, p->len);
+	if (v->o.trace != NULL)
+		v->o.trace(v->o.trace_user, c->img_off, p->len);
+	return 0;
+}
+
+/* Bytes [off, off + len) of range r. Each piece is gathered into a
+ * buffer of its own and kept as soon as it is whole and checked, so a
+ * reader waits for its chunk, not for the whole range, and memory holds
+ * a piece per range in flight. A retry (off 0) starts the range over;
+ * pieces kept already are skipped. */
+static int on_data(void *user, size_t r, uint64_t off, const uint8_t *in,
+		   size_t len, char *msg, size_t cap)
 {
 	struct fctx *x = user;
 	struct cache_vimage *v = x->v;
-	size_t k, first = x->first[r], n = x->count[r];
-	uint64_t base = x->p[first].pack_off, stored_full = 0;
+	struct rstate *st = &x->rs[r];
 
-	/* every chunk of the range checked before any is kept */
-	for (k = first; k < first + n; k++) {
-		const struct piece *p = &x->p[k];
-		const struct cache_chunk *c = &v->ver->c[p->idx];
-		uint8_t d[NI_SHA256_LEN];
-
-		if (p->pack_off - base + p->len > len)
-			return ni_err_set(&x->bad, NI_EINVAL, "%s: short range", v->spec);
-		ni_sha256_buf(data + (p->pack_off - base), p->len, d);
-		if (memcmp(d, c->sha, NI_SHA256_LEN) != 0)
-			return ni_err_set(&x->bad, NI_EHASH,
-					  "%s: chunk at image offset %llu (pack %.16s...): hash mismatch (tampered)",
-					  v->spec, (unsigned long long)c->img_off,
-					  v->ver->packs[p->pack]);
+	if (off == 0) {
+		st->k = x->first[r];
+		st->filled = 0;
+		st->bad = 0;
 	}
-	for (k = first; k < first + n; k++) {
-		const struct piece *p = &x->p[k];
-		const uint8_t *b = data + (p->pack_off - base);
+	while (len > 0 && !st->bad) {
+		const struct piece *p = &x->p[st->k];
+		size_t take = p->len - st->filled < len ? (size_t)(p->len - st->filled) : len;
 
-		/* a full disk only costs the cache the chunk: it is still served */
-		if (cache_store_put(v->st, v->ver->c[p->idx].sha, b, p->len, x->put_flags,
-				    NULL) == NI_ENOSPC)
-			stored_full++;
-		pthread_mutex_lock(&v->mu);
-		if (x->keep_mem)
-			vimg_mem_insert(v, p->idx, b, p->len);
-		v->busy[p->idx] = 0;
-		pthread_cond_broadcast(&v->cv);
-		pthread_mutex_unlock(&v->mu);
-		if (x->progress != NULL)
-			x->progress(x->user, p->len);
-		if (v->o.trace != NULL)
-			v->o.trace(v->o.trace_user, v->ver->c[p->idx].img_off, p->len);
+		if (!x->accepted[st->k]) {
+			if (st->buf == NULL) {
+				pthread_mutex_lock(&v->mu);
+				st->buf = vimg_buf_get(v, p->len, &st->cap);
+				pthread_mutex_unlock(&v->mu);
+				if (st->buf == NULL) {
+					snprintf(msg, cap, "out of memory");
+					return NI_ENOMEM;
+				}
+			} else if (st->cap < p->len) {
+				pthread_mutex_lock(&v->mu);
+				vimg_buf_put(v, st->buf, st->cap);
+				st->buf = vimg_buf_get(v, p->len, &st->cap);
+				pthread_mutex_unlock(&v->mu);
+				continue;
+			}
+			memcpy(st->buf + st->filled, in, take);
+		}
+		st->filled += take;
+		in += take;
+		len -= take;
+		if (st->filled < p->len)
+			break;
+		if (!x->accepted[st->k] && accept(x, st->k, st) != 0)
+			st->bad = 1;
+		st->k++;
+		st->filled = 0;
+	}
+	return 0;
+}
+
+static int on_done(void *user, size_t r, char *msg, size_t cap)
+{
+	struct fctx *x = user;
+	struct cache_vimage *v = x->v;
+	struct rstate *st = &x->rs[r];
+
+	if (st->bad) {
+		snprintf(msg, cap, "%s", x->bad.msg);
+		return NI_EHASH;
 	}
 	pthread_mutex_lock(&v->mu);
-	v->stats.bytes_fetched += len;
-	v->stats.store_full += stored_full;
+	v->stats.bytes_fetched += x->p[x->first[r] + x->count[r] - 1].pack_off +
+		x->p[x->first[r] + x->count[r] - 1].len - x->p[x->first[r]].pack_off;
 	pthread_mutex_unlock(&v->mu);
 	return 0;
 }
@@ -90,13 +170,15 @@ static int fetch_pack(struct fctx *x, struct vsrc *src, size_t a, size_t b,
 {
 	struct cache_vimage *v = x->v;
 	struct cache_range *r = calloc(b - a, sizeof(*r));
+	struct cache_range_stream stream = { on_data, on_done, x };
 	size_t n = 0, i;
 	char rel[100];
 	int ret;
 
 	x->first = calloc(b - a, sizeof(size_t));
 	x->count = calloc(b - a, sizeof(size_t));
-	if (r == NULL || x->first == NULL || x->count == NULL) {
+	x->rs = calloc(b - a, sizeof(*x->rs));
+	if (r == NULL || x->first == NULL || x->count == NULL || x->rs == NULL) {
 		ret = ni_err_set(e, NI_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -120,14 +202,22 @@ static int fetch_pack(struct fctx *x, struct vsrc *src, size_t a, size_t b,
 	v->stats.requests += n;
 	pthread_mutex_unlock(&v->mu);
 	x->bad.code = 0;
-	ret = vsrc_ranges(src, rel, r, n, sink, x, e);
+	ret = vsrc_ranges(src, rel, r, n, &stream, e);
 	if (ret != 0 && x->bad.code != 0)
 		*e = x->bad;   /* the last mirror's data was refused: say why */
 out:
+	if (x->rs != NULL) {
+		pthread_mutex_lock(&v->mu);
+		for (i = 0; i < n; i++)
+			vimg_buf_put(v, x->rs[i].buf, x->rs[i].cap);
+		pthread_mutex_unlock(&v->mu);
+	}
 	free(r);
 	free(x->first);
 	free(x->count);
+	free(x->rs);
 	x->first = x->count = NULL;
+	x->rs = NULL;
 	return ret;
 }
 
@@ -143,7 +233,8 @@ int vimg_fetch_chunks(struct cache_vimage *v, struct vsrc *src, size_t *idx,
 	size_t a = 0, b, k;
 	int ret = 0;
 
-	if ((x.p = calloc(n + 1, sizeof(*x.p))) == NULL) {
+	if ((x.p = calloc(n + 1, sizeof(*x.p))) == NULL ||
+	    (x.accepted = calloc(n + 1, 1)) == NULL) {
 		ret = ni_err_set(e, NI_ENOMEM, "out of memory");
 	} else {
 		pthread_mutex_lock(&v->mu);   /* locations may be refreshed */
@@ -168,6 +259,7 @@ int vimg_fetch_chunks(struct cache_vimage *v, struct vsrc *src, size_t *idx,
 	pthread_cond_broadcast(&v->cv);
 	pthread_mutex_unlock(&v->mu);
 	free(x.p);
+	free(x.accepted);
 	return ret;
 }
 

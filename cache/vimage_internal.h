@@ -23,8 +23,9 @@ void vsrc_close(struct vsrc *s);
 void vimg_fetch_cap(struct cache_fetch_opts *fo, const struct cache_vimage_opts *o);
 int vsrc_get(struct vsrc *s, const char *rel, size_t max, uint8_t **out,
 	     size_t *len, struct ni_err *e);
+/* Ranges of rel, streamed to st (cache_fetch_ranges_stream). */
 int vsrc_ranges(struct vsrc *s, const char *rel, const struct cache_range *r,
-		size_t n, cache_range_sink sink, void *user, struct ni_err *e);
+		size_t n, const struct cache_range_stream *st, struct ni_err *e);
 
 /* vimage_meta.c: NAME@VERSION's manifest, chunk index and location file
  * from the repository, as exact bytes for cache_version_load (which
@@ -36,11 +37,13 @@ int vimg_fetch_meta(struct cache_store *st, struct vsrc *src,
 		    struct cache_version_raw *raw, uint64_t *fetched,
 		    struct ni_err *e);
 
+#define VIMG_SPARE_MAX 16
+
 /* A verified chunk in memory. */
 struct ment {
 	size_t idx;
 	uint8_t *data;
-	size_t len;
+	size_t len, cap;            /* cap: the buffer's size (vimg_buf_get) */
 	int refs;
 	struct ment *prev, *next;   /* LRU list, most recent first */
 };
@@ -60,6 +63,10 @@ struct cache_vimage {
 	struct ment **mem;          /* per chunk */
 	struct ment *lru_head, *lru_tail;
 	size_t mem_used;
+	/* buffers of dropped chunks, for the next load (vimg_buf_get) */
+	struct { uint8_t *p; size_t cap; } spare[VIMG_SPARE_MAX];
+	int n_spare;
+	size_t spare_bytes;
 	/* read-ahead from the store (vimage_ra.c) */
 	pthread_t ra_thread;
 	pthread_cond_t ra_cv;       /* a window to load, or ra_stop */
@@ -96,11 +103,21 @@ struct cache_vimage {
 };
 
 int64_t vimg_now_ms(void);
-/* Under mu: keeps a verified chunk in memory (copies data). */
-void vimg_mem_insert(struct cache_vimage *v, size_t idx, const uint8_t *data,
-		     size_t len);
-/* The same, taking data (malloc'd) over: freed here if not kept. */
-void vimg_mem_adopt(struct cache_vimage *v, size_t idx, uint8_t *data, size_t len);
+/* Under mu: a buffer for a chunk of len bytes (*cap: its size), or NULL.
+ * Chunk buffers come and go at the rate of the reads (a 256 MiB read
+ * loads 256 MiB of chunks through 8 MiB of memory): a fresh allocation
+ * each time costs a page fault and a zeroed page per 4 KiB, more than
+ * the read itself. So the buffers of dropped chunks are kept and reused,
+ * and a load that would take memory over mem_bytes reuses the least
+ * recently used chunk's instead; the spares count in mem_bytes. */
+uint8_t *vimg_buf_get(struct cache_vimage *v, size_t len, size_t *cap);
+/* Under mu: gives a buffer from vimg_buf_get back (kept or freed). */
+void vimg_buf_put(struct cache_vimage *v, uint8_t *p, size_t cap);
+/* Under mu: keeps a verified chunk in memory, taking data (from
+ * vimg_buf_get, cap bytes) over. Returns its entry, or NULL when data was
+ * given back instead (already in memory, or no memory for the entry). */
+struct ment *vimg_mem_adopt(struct cache_vimage *v, size_t idx, uint8_t *data,
+			    size_t len, size_t cap);
 /* Under mu: a reader asks for chunk i; a sequential read starts or moves
  * the store read-ahead window (vimage_ra.c). */
 void vimg_ra_note(struct cache_vimage *v, size_t i);

@@ -26,7 +26,7 @@ static void *ra_main(void *arg)
 
 	pthread_mutex_lock(&v->mu);
 	while (!v->ra_stop) {
-		size_t i;
+		size_t i, cap;
 		uint8_t *buf;
 		int ret;
 
@@ -51,22 +51,22 @@ static void *ra_main(void *arg)
 		if (v->mem[i] != NULL || v->busy[i])
 			continue;
 		v->busy[i] = 1;
+		buf = vimg_buf_get(v, ver->c[i].len, &cap);
 		pthread_mutex_unlock(&v->mu);
-		buf = malloc(ver->c[i].len);
 		ret = buf == NULL ? NI_ENOMEM
 				  : cache_store_get(v->st, ver->c[i].sha, buf, ver->c[i].len, NULL);
 		pthread_mutex_lock(&v->mu);
 		if (ret == 0) {
-			vimg_mem_adopt(v, i, buf, ver->c[i].len);
+			vimg_mem_adopt(v, i, buf, ver->c[i].len, cap);
 			buf = NULL;
 			v->stats.readahead++;
 		} else if (ret != NI_ENOMEM && v->repo != NULL && !v->ra_stop) {
 			struct ni_err fe = { 0 };
 
 			/* not in the store (or damaged and dropped): fetch it */
-			pthread_mutex_unlock(&v->mu);
-			free(buf);
+			vimg_buf_put(v, buf, cap);
 			buf = NULL;
+			pthread_mutex_unlock(&v->mu);
 			ret = vimg_fetch_demand(v, i, vimg_now_ms() + v->o.wait_ms, &fe);
 			pthread_mutex_lock(&v->mu);
 			if (ret == 0)
@@ -79,7 +79,7 @@ static void *ra_main(void *arg)
 		}
 		v->busy[i] = 0;
 		pthread_cond_broadcast(&v->cv);
-		free(buf);
+		vimg_buf_put(v, buf, cap);
 	}
 	pthread_mutex_unlock(&v->mu);
 	return NULL;

@@ -57,61 +57,10 @@ int vsrc_get(struct vsrc *s, const char *rel, size_t max, uint8_t **out,
 	return cache_source_get(s->local, rel, max, out, len, e);
 }
 
-/* A folder's ranges arrive streamed: each is gathered, then handed to
- * the sink whole, as the fetcher's cache_fetch_ranges does. */
-struct gather {
-	const struct cache_range *r;
-	uint8_t **buf;
-	cache_range_sink sink;
-	void *user;
-};
-
-static int gather_data(void *user, size_t idx, uint64_t off, const uint8_t *p,
-		       size_t len, char *msg, size_t cap)
-{
-	struct gather *g = user;
-
-	if (g->buf[idx] == NULL && (g->buf[idx] = malloc(g->r[idx].len)) == NULL) {
-		snprintf(msg, cap, "out of memory");
-		return NI_ENOMEM;
-	}
-	if (off > g->r[idx].len || len > g->r[idx].len - off) {
-		snprintf(msg, cap, "range %zu: more bytes than asked for", idx);
-		return NI_EINVAL;
-	}
-	memcpy(g->buf[idx] + off, p, len);
-	return 0;
-}
-
-static int gather_done(void *user, size_t idx, char *msg, size_t cap)
-{
-	struct gather *g = user;
-	int ret = g->sink(g->user, idx, g->buf[idx], g->r[idx].len);
-
-	free(g->buf[idx]);
-	g->buf[idx] = NULL;
-	if (ret != 0)
-		snprintf(msg, cap, "rejected");   /* the sink's own words are the caller's */
-	return ret;
-}
-
 int vsrc_ranges(struct vsrc *s, const char *rel, const struct cache_range *r,
-		size_t n, cache_range_sink sink, void *user, struct ni_err *e)
+		size_t n, const struct cache_range_stream *st, struct ni_err *e)
 {
-	struct gather g = { r, calloc(n + 1, sizeof(uint8_t *)), sink, user };
-	struct cache_range_stream st = { gather_data, gather_done, &g };
-	size_t i;
-	int ret;
-
-	if (s->f != NULL) {
-		free(g.buf);
-		return cache_fetch_ranges(s->f, rel, r, n, sink, user, e);
-	}
-	if (g.buf == NULL)
-		return ni_err_set(e, NI_ENOMEM, "out of memory");
-	ret = cache_source_ranges(s->local, rel, r, n, &st, e);
-	for (i = 0; i < n; i++)
-		free(g.buf[i]);
-	free(g.buf);
-	return ret;
+	if (s->f != NULL)
+		return cache_fetch_ranges_stream(s->f, rel, r, n, st, e);
+	return cache_source_ranges(s->local, rel, r, n, st, e);
 }

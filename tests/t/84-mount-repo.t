@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (FUSE mounts)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
-plan 22
+plan 27
 
 . "$TOP/tests/mount.sh"
 # requests LOG: GET requests in a netimg serve access log
@@ -93,6 +93,7 @@ ok "the cached part still reads offline" head4k "$T/m4/data/blob1" "$T/ref2/data
 ok "unmount" umnt "$T/m4"
 
 # A tampered chunk on the server is never served: a pack byte flipped.
+cp -a "$R" "$T/good"
 for p in "$R"/public/packs/*.pack; do
 	flip_byte "$p" 300000
 done
@@ -109,4 +110,20 @@ else
 	like "$(cat "$T/m5.err")" "hash|mismatch|tamper" "tampered pack: the mount refuses the bad chunk"
 	ok "and leaves no mount" sh -c "! mountpoint -q '$T/m5'"
 fi
+
+# The same tampered server first, a good mirror second: each tampered
+# chunk (found in the middle of a range, after good ones were kept) is
+# fetched again from the second mirror, and every file reads right.
+"$NETIMG" serve --repo "$T/good" --listen 127.0.0.1:0 >"$T/good.out" 2>"$T/good.log" &
+BG_PIDS+=($!)
+for i in $(seq 50); do grep -q http "$T/good.out" && break; sleep 0.1; done
+GURL=$(sed -n 's|.*\(http://[^ ]*/\).*|\1|p' "$T/good.out")
+mkdir -p "$T/m6"
+ok "mount: tampered mirror first, good mirror second" $TO "$NETIMG" mount --repo "$URL,$GURL" \
+	--key "$K" --state "$T/state6" --cache "$T/cache6" --wait 5s bb@1 "$T/m6"
+read_files "$T/m6/data" "$T/ref1/data"
+is "$BAD/$EIO" "0/0" "tampered first mirror: every file reads right, from the second"
+ok "the second mirror served the packs" grep -q 'GET /packs/' "$T/good.log"
+ok "the mount is the image" same_tree "$T/m6" "$T/ref1"
+ok "unmount" umnt "$T/m6"
 done_testing
