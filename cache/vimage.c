@@ -13,6 +13,10 @@
 
 #include "images/manifest.h"
 
+/* chunk buffers (see buf_cap) */
+#define BUF_STEP (64u << 10)
+#define UNIFORM_MAX (1u << 20)
+
 void cache_vimage_opts_init(struct cache_vimage_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -131,6 +135,8 @@ int cache_vimage_open_version(struct cache_vimage **out, struct cache_store *st,
 {
 	struct cache_vimage *v = calloc(1, sizeof(*v));
 	pthread_condattr_t ca;
+	uint64_t longest = 0;
+	size_t i;
 
 	*out = NULL;
 	if (v == NULL || (v->busy = calloc(ver->n + 1, 1)) == NULL ||
@@ -161,6 +167,12 @@ int cache_vimage_open_version(struct cache_vimage **out, struct cache_store *st,
 		v->o.fetchers = 1;
 	if (v->o.wait_ms < 100)
 		v->o.wait_ms = 100;
+	for (i = 0; i < ver->n; i++)
+		if (ver->c[i].len > longest)
+			longest = ver->c[i].len;
+	if (longest <= UNIFORM_MAX)
+		v->buf_uniform = longest == 0 ? BUF_STEP :
+			(longest + BUF_STEP - 1) / BUF_STEP * BUF_STEP;
 	v->refs = 1;
 	snprintf(v->spec, sizeof(v->spec), "%s@%s", ver->name, ver->version);
 	pthread_mutex_init(&v->mu, NULL);
@@ -229,76 +241,28 @@ static void lru_front(struct cache_vimage *v, struct ment *m)
 		v->lru_tail = m;
 }
 
-/* Buffers are sized in steps of 64 KiB so that one fits the chunks of
- * about its size; a spare serves a chunk of at least half its size. */
-#define BUF_STEP (64u << 10)
-
-static size_t buf_cap(size_t len)
+/* Buffers are sized in steps of 64 KiB. When the version's chunks are
+ * at most UNIFORM_MAX long, every buffer has the size of the longest, so
+ * that any spare serves any chunk: with sizes that vary, most loads found
+ * no spare that fit and took fresh pages. Memory counts buffers, not the
+ * chunks in them. */
+static size_t buf_cap(const struct cache_vimage *v, size_t len)
 {
+	if (len <= v->buf_uniform)
+		return v->buf_uniform;
 	return len == 0 ? BUF_STEP : (len + BUF_STEP - 1) / BUF_STEP * BUF_STEP;
 }
 
-static void mem_drop(struct cache_vimage *v, struct ment *t)
+/* Every chunk buffer: in memory, spare, or handed out (being loaded). */
+static size_t buf_total(const struct cache_vimage *v)
 {
-	lru_unlink(v, t);
-	v->mem[t->idx] = NULL;
-	v->mem_used -= t->len;
-	vimg_buf_put(v, t->data, t->cap);
-	free(t);
+	return v->mem_used + v->spare_bytes + v->out_bytes;
 }
 
-/* The smallest spare that fits len, taken out of the spares; or NULL. */
-static uint8_t *spare_take(struct cache_vimage *v, size_t len, size_t *cap)
+/* Keeps a buffer no one uses as a spare while within the bound. */
+static void spare_keep(struct cache_vimage *v, uint8_t *p, size_t cap)
 {
-	int i, best = -1;
-	uint8_t *p;
-
-	for (i = 0; i < v->n_spare; i++)
-		if (v->spare[i].cap >= len && v->spare[i].cap / 2 <= buf_cap(len) &&
-		    (best < 0 || v->spare[i].cap < v->spare[best].cap))
-			best = i;
-	if (best < 0)
-		return NULL;
-	p = v->spare[best].p;
-	*cap = v->spare[best].cap;
-	v->spare_bytes -= *cap;
-	v->spare[best] = v->spare[--v->n_spare];
-	return p;
-}
-
-uint8_t *vimg_buf_get(struct cache_vimage *v, size_t len, size_t *cap)
-{
-	struct ment *t, *prev;
-	uint8_t *p;
-
-	if ((p = spare_take(v, len, cap)) != NULL)
-		return p;
-	/* full: the least recently used chunks make room (and spares) */
-	for (t = v->lru_tail; t != NULL &&
-	     v->mem_used + v->spare_bytes + len > v->o.mem_bytes; t = prev) {
-		prev = t->prev;
-		if (t->refs > 0)
-			continue;
-		mem_drop(v, t);
-		if ((p = spare_take(v, len, cap)) != NULL)
-			return p;
-	}
-	/* none fits: spares that would take memory over the bound go */
-	while (v->n_spare > 0 && v->mem_used + v->spare_bytes + len > v->o.mem_bytes) {
-		v->n_spare--;
-		v->spare_bytes -= v->spare[v->n_spare].cap;
-		free(v->spare[v->n_spare].p);
-	}
-	*cap = buf_cap(len);
-	return malloc(*cap);
-}
-
-void vimg_buf_put(struct cache_vimage *v, uint8_t *p, size_t cap)
-{
-	if (p == NULL)
-		return;
-	if (v->n_spare == VIMG_SPARE_MAX ||
-	    v->mem_used + v->spare_bytes + cap > v->o.mem_bytes) {
+	if (v->n_spare == VIMG_SPARE_MAX || buf_total(v) + cap > v->o.mem_bytes) {
 		free(p);
 		return;
 	}
@@ -308,10 +272,97 @@ void vimg_buf_put(struct cache_vimage *v, uint8_t *p, size_t cap)
 	v->spare_bytes += cap;
 }
 
+static void mem_drop(struct cache_vimage *v, struct ment *t)
+{
+	lru_unlink(v, t);
+	v->mem[t->idx] = NULL;
+	v->mem_used -= t->cap;
+	spare_keep(v, t->data, t->cap);
+	free(t);
+}
+
+/* The smallest spare that fits len, handed out; or NULL. */
+static uint8_t *spare_take(struct cache_vimage *v, size_t len, size_t *cap)
+{
+	int i, best = -1;
+	uint8_t *p;
+
+	for (i = 0; i < v->n_spare; i++)
+		if (v->spare[i].cap >= len && v->spare[i].cap / 2 <= buf_cap(v, len) &&
+		    (best < 0 || v->spare[i].cap < v->spare[best].cap))
+			best = i;
+	if (best < 0)
+		return NULL;
+	p = v->spare[best].p;
+	*cap = v->spare[best].cap;
+	v->spare_bytes -= *cap;
+	v->out_bytes += *cap;
+	v->spare[best] = v->spare[--v->n_spare];
+	return p;
+}
+
+/* Frees spares, then drops the least recently used chunks no reader
+ * holds (but keep), until need more bytes fit within the bound. */
+static void make_room(struct cache_vimage *v, size_t need, const struct ment *keep)
+{
+	struct ment *t, *prev;
+
+	while (v->n_spare > 0 && buf_total(v) + need > v->o.mem_bytes) {
+		v->n_spare--;
+		v->spare_bytes -= v->spare[v->n_spare].cap;
+		free(v->spare[v->n_spare].p);
+	}
+	for (t = v->lru_tail; t != NULL && buf_total(v) + need > v->o.mem_bytes; t = prev) {
+		prev = t->prev;
+		if (t != keep && t->refs == 0) {
+			lru_unlink(v, t);
+			v->mem[t->idx] = NULL;
+			v->mem_used -= t->cap;
+			free(t->data);
+			free(t);
+		}
+	}
+}
+
+uint8_t *vimg_buf_get(struct cache_vimage *v, size_t len, size_t *cap)
+{
+	size_t want = buf_cap(v, len);
+	struct ment *t, *prev;
+	uint8_t *p;
+
+	if ((p = spare_take(v, len, cap)) != NULL)
+		return p;
+	/* full: the least recently used chunks give their buffers */
+	for (t = v->lru_tail; t != NULL && buf_total(v) + want > v->o.mem_bytes; t = prev) {
+		prev = t->prev;
+		if (t->refs > 0)
+			continue;
+		mem_drop(v, t);
+		if ((p = spare_take(v, len, cap)) != NULL)
+			return p;
+	}
+	make_room(v, want, NULL);
+	if ((p = malloc(want)) != NULL) {
+		*cap = want;
+		v->out_bytes += want;
+		if (buf_total(v) > v->stats.mem_peak)
+			v->stats.mem_peak = buf_total(v);
+	}
+	return p;
+}
+
+void vimg_buf_put(struct cache_vimage *v, uint8_t *p, size_t cap)
+{
+	if (p == NULL)
+		return;
+	v->out_bytes -= cap;
+	spare_keep(v, p, cap);
+}
+
 struct ment *vimg_mem_adopt(struct cache_vimage *v, size_t idx, uint8_t *data,
 			    size_t len, size_t cap)
 {
-	struct ment *m, *t, *prev;
+	struct ment *m;
 
 	if (v->mem[idx] != NULL || (m = calloc(1, sizeof(*m))) == NULL) {
 		vimg_buf_put(v, data, cap);
@@ -323,14 +374,11 @@ struct ment *vimg_mem_adopt(struct cache_vimage *v, size_t idx, uint8_t *data,
 	m->idx = idx;
 	v->mem[idx] = m;
 	lru_front(v, m);
-	v->mem_used += len;
-	/* evict from the tail, never what a reader holds nor the newcomer */
-	for (t = v->lru_tail; t != NULL && v->mem_used > v->o.mem_bytes; t = prev) {
-		prev = t->prev;
-		if (t == m || t->refs > 0)
-			continue;
-		mem_drop(v, t);
-	}
+	v->out_bytes -= cap;
+	v->mem_used += cap;
+	/* over the bound (more loads at once than it holds): never what a
+	 * reader holds nor the newcomer */
+	make_room(v, 0, m);
 	return m;
 }
 

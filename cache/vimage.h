@@ -126,6 +126,7 @@ struct cache_vimage_stats {
 	uint64_t errors;          /* reads that failed */
 	uint64_t store_full;      /* chunks not kept: disk full */
 	uint64_t readahead;       /* chunks loaded from the store ahead of reads */
+	uint64_t mem_peak;        /* the most bytes of chunk buffers held at once */
 };
 void cache_vimage_stats(struct cache_vimage *v, struct cache_vimage_stats *s);
 /* Adds the counters since the last flush to the cache's per-version

@@ -67,6 +67,8 @@ struct cache_vimage {
 	struct { uint8_t *p; size_t cap; } spare[VIMG_SPARE_MAX];
 	int n_spare;
 	size_t spare_bytes;
+	size_t out_bytes;           /* buffers handed out, not yet back */
+	size_t buf_uniform;         /* every buffer's size, or 0: each its own */
 	/* read-ahead from the store (vimage_ra.c) */
 	pthread_t ra_thread;
 	pthread_cond_t ra_cv;       /* a window to load, or ra_stop */

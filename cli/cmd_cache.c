@@ -26,7 +26,7 @@
 
 struct copts {
 	const char *dir, *repo, *key, *out;
-	uint64_t quota, size, offset, length;
+	uint64_t quota, size, offset, length, memory;
 	int json, threads, have_length, prefetch;
 	long wait_ms;
 	size_t block;
@@ -57,6 +57,7 @@ static int parse(const char *sub, int argc, char **argv, struct copts *o)
 		{ "threads", required_argument, NULL, 't' },
 		{ "block", required_argument, NULL, 'b' },
 		{ "prefetch", no_argument, NULL, 'P' },
+		{ "memory", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int64_t secs;
@@ -77,13 +78,15 @@ static int parse(const char *sub, int argc, char **argv, struct copts *o)
 		case 'r': o->repo = optarg; break;
 		case 'o': o->out = optarg; break;
 		case 'P': o->prefetch = 1; break;
-		case 'S': case 'z': case 'O': case 'L': case 'b':
+		case 'S': case 'z': case 'O': case 'L': case 'b': case 'M':
 			if (ni_parse_size(optarg, &n) != 0 || (n == 0 && ch != 'O' && ch != 'L'))
 				return cli_usage_error("cache", "%s: '%s' is not a size", sub, optarg);
 			if (ch == 'S')
 				o->quota = n;
 			else if (ch == 'z')
 				o->size = n;
+			else if (ch == 'M')
+				o->memory = n;
 			else if (ch == 'O')
 				o->offset = n;
 			else if (ch == 'L') {
@@ -355,6 +358,8 @@ static void print_read(struct cache_vimage *v, uint64_t len, double secs, int js
 				      "requests", (json_int_t)s.requests,
 				      "store_full", (json_int_t)s.store_full, "seconds", secs);
 
+		json_object_set_new(j, "mem_peak", json_integer((json_int_t)s.mem_peak));
+
 		print_json(j);
 		json_decref(j);
 		return;
@@ -386,6 +391,8 @@ static int do_read(struct cache_store *st, const struct copts *o, const char *sp
 	cache_vimage_opts_init(&vo);
 	if (o->wait_ms >= 0)
 		vo.wait_ms = o->wait_ms;
+	if (o->memory > 0)
+		vo.mem_bytes = (size_t)o->memory;
 	ret = img_split_version(spec, &name, &version, &e);
 	if (ret == 0)
 		ret = img_key_load_public(o->key ? o->key : def, &key, &e);

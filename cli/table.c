@@ -276,7 +276,7 @@ const struct cli_cmd cli_commands[] = {
 	  "       netimg cache read [--cache DIR] [--repo DIR|URL[,URL...]] [--key PUB]\n"
 	  "                         NAME@VERSION [-o FILE] [--offset N] [--length N]\n"
 	  "                         [--wait SECS] [--threads N] [--block BYTES]\n"
-	  "                         [--prefetch]\n"
+	  "                         [--memory BYTES] [--prefetch]\n"
 	  "\n"
 	  "status: the quota, what is used, and per cached version how much of it\n"
 	  "is cached, whether it is pinned, its chunk hit rate and bytes fetched.\n"
@@ -291,6 +291,7 @@ const struct cli_cmd cli_commands[] = {
 	  "read), with --threads readers at once, into -o FILE when given (the\n"
 	  "whole image is then checked against the manifest's hash). --prefetch\n"
 	  "first fetches the range's missing chunks in the background, and waits.\n"
+	  "--memory bounds the verified chunks kept in memory (default 8 MiB).\n"
 	  "--cache-size sets the cache's quota and keeps it.\n" },
 	{ "mount", cmd_mount, "mount a version (or an image file) read-only through FUSE",
 	  "usage: netimg mount [--repo URL[,URL...] --key PUB] [--cache DIR] [--cache-size N]\n"

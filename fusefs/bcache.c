@@ -16,6 +16,8 @@ struct ffs_bcache {
 	pthread_cond_t cv;           /* a block finished loading */
 	struct ffs_blk *bucket[NBUCKETS];
 	struct ffs_blk *lru_head, *lru_tail;   /* head: most recent */
+	struct ffs_blk *spare;       /* dropped blocks, for reuse (via hnext) */
+	size_t n_spare;
 	size_t bytes, max_bytes, blk_cap;
 	uint64_t hits, misses;
 };
@@ -50,6 +52,10 @@ void ffs_bcache_free(struct ffs_bcache *bc)
 		return;
 	for (b = bc->lru_head; b != NULL; b = n) {
 		n = b->next;
+		free(b);
+	}
+	for (b = bc->spare; b != NULL; b = n) {
+		n = b->hnext;
 		free(b);
 	}
 	pthread_cond_destroy(&bc->cv);
@@ -88,12 +94,26 @@ static void hash_unlink(struct ffs_bcache *bc, struct ffs_blk *b)
 	b->hnext = NULL;
 }
 
+/* Blocks come and go at the rate of the reads: a block dropped is kept
+ * for the next one rather than freed, so the allocator's heap is not
+ * left full of holes between the small allocations (which it could not
+ * give back: 9 of 18 MiB with 8 readers of a 1 GiB image). A few are
+ * enough: a block is dropped when a new one comes in. */
+#define MAX_SPARE 4
+
 /* Drops one reference, with mu held; the table holds one of its own
  * while the block is in it. */
-static void unref(struct ffs_blk *b)
+static void unref(struct ffs_bcache *bc, struct ffs_blk *b)
 {
-	if (--b->refs == 0)
+	if (--b->refs != 0)
+		return;
+	if (bc->n_spare < MAX_SPARE) {
+		b->hnext = bc->spare;
+		bc->spare = b;
+		bc->n_spare++;
+	} else {
 		free(b);
+	}
 }
 
 /* Evicts unused ready blocks from the cold end until under the bound. */
@@ -107,7 +127,7 @@ static void evict(struct ffs_bcache *bc)
 			hash_unlink(bc, b);
 			lru_unlink(bc, b);
 			bc->bytes -= bc->blk_cap;
-			unref(b);
+			unref(bc, b);
 		}
 		b = p;
 	}
@@ -128,7 +148,7 @@ int ffs_bcache_get(struct ffs_bcache *bc, uint64_t key, struct ffs_blk **out)
 			pthread_cond_wait(&bc->cv, &bc->mu);
 		if (b->state == FAILED) {
 			ret = b->err;
-			unref(b);
+			unref(bc, b);
 			pthread_mutex_unlock(&bc->mu);
 			return ret;
 		}
@@ -140,7 +160,12 @@ int ffs_bcache_get(struct ffs_bcache *bc, uint64_t key, struct ffs_blk **out)
 		return 0;
 	}
 	bc->misses++;
-	b = malloc(sizeof(*b) + bc->blk_cap);
+	if ((b = bc->spare) != NULL) {
+		bc->spare = b->hnext;
+		bc->n_spare--;
+	} else {
+		b = malloc(sizeof(*b) + bc->blk_cap);
+	}
 	if (b == NULL) {
 		pthread_mutex_unlock(&bc->mu);
 		return -ENOMEM;
@@ -174,7 +199,7 @@ void ffs_bcache_done(struct ffs_bcache *bc, struct ffs_blk *b, int err,
 		hash_unlink(bc, b);
 		lru_unlink(bc, b);
 		bc->bytes -= bc->blk_cap;
-		unref(b);            /* the table's */
+		unref(bc, b);            /* the table's */
 	}
 	pthread_cond_broadcast(&bc->cv);
 	pthread_mutex_unlock(&bc->mu);
@@ -183,7 +208,7 @@ void ffs_bcache_done(struct ffs_bcache *bc, struct ffs_blk *b, int err,
 void ffs_bcache_put(struct ffs_bcache *bc, struct ffs_blk *b)
 {
 	pthread_mutex_lock(&bc->mu);
-	unref(b);
+	unref(bc, b);
 	evict(bc);
 	pthread_mutex_unlock(&bc->mu);
 }

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (FUSE mounts)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
-plan 27
+plan 31
 
 . "$TOP/tests/mount.sh"
 # requests LOG: GET requests in a netimg serve access log
@@ -126,4 +126,22 @@ is "$BAD/$EIO" "0/0" "tampered first mirror: every file reads right, from the se
 ok "the second mirror served the packs" grep -q 'GET /packs/' "$T/good.log"
 ok "the mount is the image" same_tree "$T/m6" "$T/ref1"
 ok "unmount" umnt "$T/m6"
+
+# Memory stays within its bound (--memory) however much is read: 24 MiB
+# of random data read through 2 MiB, fetched with 4 threads (each may hold
+# a chunk of up to 1 MiB being loaded, and so may the read-ahead), then
+# from the cache by one reader.
+mkdir -p "$T/root9/data" && tar -xf "$CACHE/busybox-base.tar" -C "$T/root9"
+head -c 25165824 /dev/urandom >"$T/root9/data/big"
+printf '[image]\nname = bb\nversion = 9\nepoch = 1767225600\n[base]\nsource = %s\n' "$T/root9" >"$T/bb9.ini"
+"$NETIMG" build -q "$T/bb9.ini" -o "$T/bb9.sqfs" >/dev/null && "$NETIMG" publish --repo "$T/good" "$T/bb9.sqfs" >/dev/null
+"$NETIMG" cache read --cache "$T/cache9" --repo "$GURL" --key "$K" --memory 2M --threads 4 --json \
+	-o "$T/r9.sqfs" bb@9 >"$T/r9.json"
+ok "24 MiB read through 2 MiB of memory (cold, 4 threads): byte for byte" cmp "$T/bb9.sqfs" "$T/r9.sqfs"
+P=$(jget "$T/r9.json" '$d->{mem_peak}')
+ok "... chunk memory at most 2 MiB + 5 chunks being loaded ($P bytes)" test "${P:-99999999}" -le $(( (2 + 5) << 20 ))
+"$NETIMG" cache read --cache "$T/cache9" --key "$K" --memory 2M --json -o "$T/r9b.sqfs" bb@9 >"$T/r9b.json"
+ok "... again from the cache alone (1 thread): byte for byte" cmp "$T/bb9.sqfs" "$T/r9b.sqfs"
+P=$(jget "$T/r9b.json" '$d->{mem_peak}')
+ok "... chunk memory at most 2 MiB + 2 chunks being loaded ($P bytes)" test "${P:-99999999}" -le $(( (2 + 2) << 20 ))
 done_testing
