@@ -443,6 +443,7 @@ static struct vsrc *pool_get(struct cache_vimage *v, int64_t latest, struct ni_e
 	if (v->pool[i].local == NULL && v->pool[i].f == NULL) {
 		struct cache_fetch_opts fo;
 		long fetch_ms = v->o.wait_ms - v->o.wait_ms / 4;
+		struct vsrc s;
 		int ret;
 
 		cache_fetch_opts_init(&fo);
@@ -451,15 +452,19 @@ static struct vsrc *pool_get(struct cache_vimage *v, int64_t latest, struct ni_e
 			fo.connect_timeout_ms = fetch_ms;
 		if (fo.low_speed_time_s * 1000 > fetch_ms)
 			fo.low_speed_time_s = fetch_ms / 1000 > 0 ? fetch_ms / 1000 : 1;
-		ret = vsrc_open(&v->pool[i], v->repo, &fo, e);
+		/* opened aside: the slot stays busy (ours) meanwhile, never
+		 * seen free by another thread half made */
+		ret = vsrc_open(&s, v->repo, &fo, e);
+		pthread_mutex_lock(&v->mu);
 		if (ret != 0) {
-			pthread_mutex_lock(&v->mu);
-			memset(&v->pool[i], 0, sizeof(v->pool[i]));
+			v->pool[i].busy = 0;
 			pthread_cond_broadcast(&v->cv);
 			pthread_mutex_unlock(&v->mu);
 			return NULL;
 		}
-		v->pool[i].busy = 1;
+		s.busy = 1;
+		v->pool[i] = s;
+		pthread_mutex_unlock(&v->mu);
 	}
 	return &v->pool[i];
 }
