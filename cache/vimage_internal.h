@@ -38,6 +38,9 @@ int vimg_fetch_meta(struct cache_store *st, struct vsrc *src,
 		    struct ni_err *e);
 
 #define VIMG_SPARE_MAX 16
+#ifndef VIMG_RA_THREADS
+#define VIMG_RA_THREADS 2
+#endif
 
 /* A verified chunk in memory. */
 struct ment {
@@ -70,7 +73,7 @@ struct cache_vimage {
 	size_t out_bytes;           /* buffers handed out, not yet back */
 	size_t buf_uniform;         /* every buffer's size, or 0: each its own */
 	/* read-ahead from the store (vimage_ra.c) */
-	pthread_t ra_thread;
+	pthread_t ra_thread[VIMG_RA_THREADS];
 	pthread_cond_t ra_cv;       /* a window to load, or ra_stop */
 	int ra_started, ra_stop, ra_have_last;
 	int ra_seq;                 /* the last move between chunks was to the next */
