@@ -205,7 +205,10 @@ static int start_ready(struct run *r)
 }
 
 /* How long to wait for sockets: not at all when a slot is free for the
- * next request, else until the next retry is due at most. */
+ * next request, else until the next retry is due or the deadline at most
+ * (libcurl shortens it to its own timers: a transfer still running at the
+ * deadline ends by its own timeout, set from the deadline, and is waited
+ * for, not polled for in a busy loop). */
 static int poll_ms(const struct run *r)
 {
 	uint64_t now = fx_now_ms(), t = now + 1000;
@@ -218,7 +221,7 @@ static int poll_ms(const struct run *r)
 		    r->slots[s].not_before < t)
 			t = r->slots[s].not_before;
 	}
-	if (r->deadline != 0 && r->deadline < t)
+	if (r->deadline != 0 && r->deadline > now && r->deadline < t)
 		t = r->deadline;
 	return t > now ? (int)(t - now) : 0;
 }
