@@ -17,6 +17,12 @@
 #define BUF_STEP (64u << 10)
 #define UNIFORM_MAX (1u << 20)
 
+/* len rounded up to whole steps, at least one */
+static size_t buf_step_up(size_t len)
+{
+	return len == 0 ? BUF_STEP : (len + BUF_STEP - 1) / BUF_STEP * BUF_STEP;
+}
+
 void cache_vimage_opts_init(struct cache_vimage_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -171,8 +177,7 @@ int cache_vimage_open_version(struct cache_vimage **out, struct cache_store *st,
 		if (ver->c[i].len > longest)
 			longest = ver->c[i].len;
 	if (longest <= UNIFORM_MAX)
-		v->buf_uniform = longest == 0 ? BUF_STEP :
-			(longest + BUF_STEP - 1) / BUF_STEP * BUF_STEP;
+		v->buf_uniform = buf_step_up((size_t)longest);
 	v->refs = 1;
 	snprintf(v->spec, sizeof(v->spec), "%s@%s", ver->name, ver->version);
 	pthread_mutex_init(&v->mu, NULL);
@@ -241,16 +246,14 @@ static void lru_front(struct cache_vimage *v, struct ment *m)
 		v->lru_tail = m;
 }
 
-/* Buffers are sized in steps of 64 KiB. When the version's chunks are
+/* Buffers are sized in steps of 64 KiB (BUF_STEP). When the version's chunks are
  * at most UNIFORM_MAX long, every buffer has the size of the longest, so
  * that any spare serves any chunk: with sizes that vary, most loads found
  * no spare that fit and took fresh pages. Memory counts buffers, not the
  * chunks in them. */
 static size_t buf_cap(const struct cache_vimage *v, size_t len)
 {
-	if (len <= v->buf_uniform)
-		return v->buf_uniform;
-	return len == 0 ? BUF_STEP : (len + BUF_STEP - 1) / BUF_STEP * BUF_STEP;
+	return len <= v->buf_uniform ? v->buf_uniform : buf_step_up(len);
 }
 
 /* Every chunk buffer: in memory, spare, or handed out (being loaded). */
@@ -272,12 +275,17 @@ static void spare_keep(struct cache_vimage *v, uint8_t *p, size_t cap)
 	v->spare_bytes += cap;
 }
 
-static void mem_drop(struct cache_vimage *v, struct ment *t)
+/* Drops chunk entry t from memory; its buffer becomes a spare (within
+ * the bound) when keep, else is freed. */
+static void mem_drop(struct cache_vimage *v, struct ment *t, int keep)
 {
 	lru_unlink(v, t);
 	v->mem[t->idx] = NULL;
 	v->mem_used -= t->cap;
-	spare_keep(v, t->data, t->cap);
+	if (keep)
+		spare_keep(v, t->data, t->cap);
+	else
+		free(t->data);
 	free(t);
 }
 
@@ -314,13 +322,8 @@ static void make_room(struct cache_vimage *v, size_t need, const struct ment *ke
 	}
 	for (t = v->lru_tail; t != NULL && buf_total(v) + need > v->o.mem_bytes; t = prev) {
 		prev = t->prev;
-		if (t != keep && t->refs == 0) {
-			lru_unlink(v, t);
-			v->mem[t->idx] = NULL;
-			v->mem_used -= t->cap;
-			free(t->data);
-			free(t);
-		}
+		if (t != keep && t->refs == 0)
+			mem_drop(v, t, 0);
 	}
 }
 
@@ -337,7 +340,7 @@ uint8_t *vimg_buf_get(struct cache_vimage *v, size_t len, size_t *cap)
 		prev = t->prev;
 		if (t->refs > 0)
 			continue;
-		mem_drop(v, t);
+		mem_drop(v, t, 1);
 		if ((p = spare_take(v, len, cap)) != NULL)
 			return p;
 	}

@@ -30,6 +30,7 @@ struct fctx {
 	struct cache_vimage *v;
 	struct piece *p;
 	uint8_t *accepted;         /* per piece: checked and kept */
+	const struct cache_range *r;   /* the current pack's ranges */
 	size_t *first, *count;     /* per range of the current pack */
 	struct rstate *rs;         /* per range of the current pack */
 	int keep_mem, put_flags;
@@ -158,8 +159,7 @@ static int on_done(void *user, size_t r, char *msg, size_t cap)
 		return NI_EHASH;
 	}
 	pthread_mutex_lock(&v->mu);
-	v->stats.bytes_fetched += x->p[x->first[r] + x->count[r] - 1].pack_off +
-		x->p[x->first[r] + x->count[r] - 1].len - x->p[x->first[r]].pack_off;
+	v->stats.bytes_fetched += x->r[r].len;
 	pthread_mutex_unlock(&v->mu);
 	return 0;
 }
@@ -202,6 +202,7 @@ static int fetch_pack(struct fctx *x, struct vsrc *src, size_t a, size_t b,
 	v->stats.requests += n;
 	pthread_mutex_unlock(&v->mu);
 	x->bad.code = 0;
+	x->r = r;
 	ret = vsrc_ranges(src, rel, r, n, &stream, e);
 	if (ret != 0 && x->bad.code != 0)
 		*e = x->bad;   /* the last mirror's data was refused: say why */
@@ -218,6 +219,7 @@ out:
 	free(x->rs);
 	x->first = x->count = NULL;
 	x->rs = NULL;
+	x->r = NULL;
 	return ret;
 }
 

@@ -351,14 +351,13 @@ static void print_read(struct cache_vimage *v, uint64_t len, double secs, int js
 
 	cache_vimage_stats(v, &s);
 	if (json) {
-		json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "bytes", (json_int_t)len,
+		json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "bytes", (json_int_t)len,
 				      "hits", (json_int_t)s.hits, "misses", (json_int_t)s.misses,
 				      "readahead", (json_int_t)s.readahead,
 				      "bytes_fetched", (json_int_t)s.bytes_fetched,
 				      "requests", (json_int_t)s.requests,
-				      "store_full", (json_int_t)s.store_full, "seconds", secs);
-
-		json_object_set_new(j, "mem_peak", json_integer((json_int_t)s.mem_peak));
+				      "store_full", (json_int_t)s.store_full,
+				      "mem_peak", (json_int_t)s.mem_peak, "seconds", secs);
 
 		print_json(j);
 		json_decref(j);
